@@ -1,0 +1,85 @@
+"""The local environment the integration and e2e tests run against, as `hack/dev-up.sh` describes it in env.json.
+
+The tests never guess ports or passwords: they read what the script that started the parts wrote down, so a
+developer's `make dev-up` environment and a CI run's own environment are used the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HACK = REPO_ROOT / "hack"
+
+
+def run_dir() -> Path:
+    """Where the environment keeps its state; the same default as the Makefile and hack/versions.sh."""
+    return Path(os.environ.get("DBOPS_RUN_DIR", "/tmp/dbops-dev"))
+
+
+@dataclass(frozen=True)
+class DatabaseServer:
+    """Connection facts of one local database server: the operator's admin account and a superuser for tests."""
+
+    host: str
+    port: int
+    admin_user: str
+    admin_password: str
+    superuser: str
+    superuser_password: str
+    ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class DevEnv:
+    """Everything a test needs to reach the local control plane and database servers."""
+
+    run_dir: Path
+    kubeconfig: str
+    apiserver_url: str
+    token_file: str
+    ca_file: str
+    etcd_url: str
+    postgres: DatabaseServer
+    mariadb: DatabaseServer
+
+    @property
+    def token(self) -> str:
+        return Path(self.token_file).read_text().strip()
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> DevEnv:
+        directory = directory or run_dir()
+        raw = json.loads((directory / "env.json").read_text())
+        return cls(
+            run_dir=Path(raw["run_dir"]),
+            kubeconfig=raw["kubeconfig"],
+            apiserver_url=raw["apiserver_url"],
+            token_file=raw["token_file"],
+            ca_file=raw["ca_file"],
+            etcd_url=raw["etcd_url"],
+            postgres=DatabaseServer(**raw["postgres"]),
+            mariadb=DatabaseServer(**raw["mariadb"]),
+        )
+
+
+def hack(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run one of the hack/ scripts with the test run's environment."""
+    env = {**os.environ, "DBOPS_RUN_DIR": str(run_dir())}
+    return subprocess.run(
+        ["bash", str(HACK / script), *args], env=env, text=True, capture_output=True, check=check, timeout=900
+    )
+
+
+def environment_is_up() -> bool:
+    """True when env.json exists and every part answers (a stale env.json from a dead session does not count)."""
+    if not (run_dir() / "env.json").exists():
+        return False
+    return all(
+        hack(script, "status", check=False).returncode == 0
+        for script in ("controlplane.sh", "postgres.sh", "mariadb.sh")
+    )
