@@ -1,0 +1,423 @@
+"""Catalog queries that read PostgreSQL server state (engines.md 1.4, 2.4, 2.5, 2.6, 2.7).
+
+Every query is a constant SQL string with ``$1``-style bind parameters, and every helper returns a ``(sql, params)``
+pair ready for the driver: names are never spliced into these queries, so no quoting is involved at all.
+
+Privilege queries expand ACLs with ``aclexplode`` and join the grantee to ``pg_roles``: PUBLIC (grantee 0) drops out,
+and only privileges granted *directly* to the role are returned — never those reached through memberships
+(engines.md 2.4). An ACL that was never changed is NULL and stands for the object type's default, which
+``acldefault`` spells out (this gives the owner its implicit privileges).
+
+CockroachDB reads grants with SHOW GRANTS, whose targets are names, so those are statement builders here too.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from dbops.engines.sql.quoting import pg_ident
+
+__all__ = [
+    "COCKROACH_EXCLUDED_DATABASES",
+    "COCKROACH_EXCLUDED_ROLES",
+    "DATABASES_OWNED_BY",
+    "DATABASES_WITH_DEPENDENCIES",
+    "DATABASE_ATTRIBUTES",
+    "DATABASE_COMMENT",
+    "DATABASE_PRIVILEGES",
+    "DATABASE_SIZE",
+    "DEFAULT_PRIVILEGES",
+    "EXCLUDED_DATABASES",
+    "EXCLUDED_ROLES",
+    "EXCLUDED_ROLE_PREFIXES",
+    "EXTENSIONS",
+    "FUNCTION_PRIVILEGES",
+    "LIST_DATABASES",
+    "LIST_ROLES",
+    "OBJECTS_OWNED_BY",
+    "PASSWORD_ENCRYPTION",
+    "ROLE_ATTRIBUTES",
+    "ROLE_COMMENT",
+    "ROLE_MEMBERSHIPS",
+    "ROLE_SETTINGS",
+    "SCHEMAS",
+    "SCHEMA_PRIVILEGES",
+    "SERVER_VERSION",
+    "SERVER_VERSION_NUM",
+    "SERVER_VERSION_TEXT",
+    "TABLE_PRIVILEGES",
+    "TERMINATE_SESSIONS",
+    "CatalogQuery",
+    "cockroach_show_grants_on_database",
+    "cockroach_show_grants_on_role",
+    "cockroach_show_grants_on_schema",
+    "cockroach_show_grants_on_table",
+    "database_attributes",
+    "database_comment",
+    "database_privileges",
+    "database_size",
+    "databases_owned_by",
+    "databases_with_dependencies",
+    "default_privileges",
+    "function_privileges",
+    "is_excluded_database",
+    "is_excluded_role",
+    "objects_owned_by",
+    "role_attributes",
+    "role_comment",
+    "role_memberships",
+    "role_settings",
+    "schema_privileges",
+    "table_privileges",
+    "terminate_sessions",
+]
+
+#: A query and its bind parameters.
+CatalogQuery = tuple[str, tuple[object, ...]]
+
+# --------------------------------------------------------------------------------------------------------------------
+# Version and settings (engines.md 1.4, 1.5)
+
+#: PostgreSQL: the value stored in ``status.version``.
+SERVER_VERSION: Final = "SHOW server_version"
+#: ``version()``: flavour detection (must mention CockroachDB on CockroachDB), and CockroachDB's ``status.version``.
+SERVER_VERSION_TEXT: Final = "SELECT version()"
+#: Numeric major/minor for version-dependent features (for example ``DROP DATABASE … WITH (FORCE)`` on 13+).
+SERVER_VERSION_NUM: Final = "SELECT current_setting('server_version_num')::int"
+#: Whether to send SCRAM verifiers (``scram-sha-256``) or plaintext (``md5``).
+PASSWORD_ENCRYPTION: Final = "SHOW password_encryption"
+
+# --------------------------------------------------------------------------------------------------------------------
+# Databases (engines.md 2.1, 2.4)
+
+DATABASE_ATTRIBUTES: Final = """\
+SELECT d.datname AS name,
+       pg_get_userbyid(d.datdba) AS owner,
+       pg_encoding_to_char(d.encoding) AS encoding,
+       d.datcollate AS lc_collate,
+       d.datctype AS lc_ctype,
+       d.datconnlimit AS connection_limit,
+       d.datistemplate AS is_template,
+       d.datallowconn AS allow_connections,
+       t.spcname AS tablespace
+FROM pg_catalog.pg_database d
+LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace
+WHERE d.datname = $1"""
+
+#: Size in bytes; NULL when the database does not exist (no error, unlike the function on a missing name).
+DATABASE_SIZE: Final = """\
+SELECT pg_catalog.pg_database_size(d.oid) AS size_bytes
+FROM pg_catalog.pg_database d
+WHERE d.datname = $1"""
+
+DATABASE_COMMENT: Final = """\
+SELECT pg_catalog.shobj_description(d.oid, 'pg_database') AS comment
+FROM pg_catalog.pg_database d
+WHERE d.datname = $1"""
+
+#: Every database a connection can be made to, for discovery (filter with :func:`is_excluded_database`).
+LIST_DATABASES: Final = """\
+SELECT d.datname AS name, d.datistemplate AS is_template, pg_get_userbyid(d.datdba) AS owner
+FROM pg_catalog.pg_database d
+ORDER BY d.datname"""
+
+# --------------------------------------------------------------------------------------------------------------------
+# Inside a database: extensions and schemas
+
+EXTENSIONS: Final = """\
+SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
+FROM pg_catalog.pg_extension e
+JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+ORDER BY e.extname"""
+
+SCHEMAS: Final = """\
+SELECT n.nspname AS name, pg_get_userbyid(n.nspowner) AS owner
+FROM pg_catalog.pg_namespace n
+WHERE n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'
+ORDER BY n.nspname"""
+
+# --------------------------------------------------------------------------------------------------------------------
+# Roles (engines.md 2.2, 2.4)
+
+ROLE_ATTRIBUTES: Final = """\
+SELECT r.rolname AS name,
+       r.rolcanlogin AS login,
+       r.rolsuper AS superuser,
+       r.rolcreatedb AS create_db,
+       r.rolcreaterole AS create_role,
+       r.rolinherit AS inherit,
+       r.rolreplication AS replication,
+       r.rolbypassrls AS bypass_rls,
+       r.rolconnlimit AS connection_limit,
+       r.rolvaliduntil AS valid_until
+FROM pg_catalog.pg_roles r
+WHERE r.rolname = $1"""
+
+#: Per-role settings that apply in every database (``ALTER ROLE … SET``), one ``name=value`` text per row.
+ROLE_SETTINGS: Final = """\
+SELECT unnest(s.setconfig) AS setting
+FROM pg_catalog.pg_db_role_setting s
+JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+WHERE r.rolname = $1 AND s.setdatabase = 0"""
+
+#: Roles the given role is a direct member of.
+ROLE_MEMBERSHIPS: Final = """\
+SELECT DISTINCT g.rolname AS role
+FROM pg_catalog.pg_auth_members m
+JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+JOIN pg_catalog.pg_roles u ON u.oid = m.member
+WHERE u.rolname = $1
+ORDER BY g.rolname"""
+
+ROLE_COMMENT: Final = """\
+SELECT pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment
+FROM pg_catalog.pg_roles r
+WHERE r.rolname = $1"""
+
+#: Every role, for discovery (filter with :func:`is_excluded_role`); users are those with LOGIN.
+LIST_ROLES: Final = """\
+SELECT r.rolname AS name, r.rolcanlogin AS login
+FROM pg_catalog.pg_roles r
+ORDER BY r.rolname"""
+
+# --------------------------------------------------------------------------------------------------------------------
+# Privileges held directly by a grantee (engines.md 2.4)
+
+#: Database privileges of grantee $1 on database $2.
+DATABASE_PRIVILEGES: Final = """\
+SELECT a.privilege_type, a.is_grantable
+FROM pg_catalog.pg_database d
+CROSS JOIN LATERAL aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a
+JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+WHERE g.rolname = $1 AND d.datname = $2
+ORDER BY a.privilege_type"""
+
+#: Schema privileges of grantee $1 on every schema of the current database.
+SCHEMA_PRIVILEGES: Final = """\
+SELECT n.nspname AS schema, a.privilege_type, a.is_grantable
+FROM pg_catalog.pg_namespace n
+CROSS JOIN LATERAL aclexplode(COALESCE(n.nspacl, acldefault('n', n.nspowner))) a
+JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+WHERE g.rolname = $1
+ORDER BY n.nspname, a.privilege_type"""
+
+#: Table, view, materialized view, foreign table and sequence privileges of grantee $1 in schema $2. ``kind`` is
+#: ``sequence`` for sequences and ``table`` for the others (the target kinds of grant entries).
+TABLE_PRIVILEGES: Final = """\
+SELECT c.relname AS name,
+       CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END AS kind,
+       a.privilege_type,
+       a.is_grantable
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL aclexplode(COALESCE(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char",
+                                                            c.relowner))) a
+JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+WHERE g.rolname = $1 AND n.nspname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+ORDER BY c.relname, a.privilege_type"""
+
+#: Function and procedure privileges of grantee $1 in schema $2, with the identity argument list of each.
+FUNCTION_PRIVILEGES: Final = """\
+SELECT p.proname AS name,
+       pg_catalog.pg_get_function_identity_arguments(p.oid) AS arguments,
+       a.privilege_type,
+       a.is_grantable
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+CROSS JOIN LATERAL aclexplode(COALESCE(p.proacl, acldefault('f', p.proowner))) a
+JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+WHERE g.rolname = $1 AND n.nspname = $2
+ORDER BY p.proname, arguments, a.privilege_type"""
+
+#: Default privileges granted to $1 in the current database. ``object_type`` is the ``pg_default_acl`` code
+#: (see ``PG_DEFAULT_ACL_OBJTYPE``); ``schema`` is NULL for entries that apply to every schema.
+DEFAULT_PRIVILEGES: Final = """\
+SELECT pg_get_userbyid(d.defaclrole) AS granted_by,
+       n.nspname AS schema,
+       d.defaclobjtype AS object_type,
+       a.privilege_type,
+       a.is_grantable
+FROM pg_catalog.pg_default_acl d
+LEFT JOIN pg_catalog.pg_namespace n ON n.oid = d.defaclnamespace
+CROSS JOIN LATERAL aclexplode(d.defaclacl) a
+JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+WHERE g.rolname = $1
+ORDER BY granted_by, schema, object_type, a.privilege_type"""
+
+# --------------------------------------------------------------------------------------------------------------------
+# Ownership and cleanup (engines.md 2.5)
+
+#: Databases where the shared dependency catalog lists role $1 (as owner of objects there, or as a grantee).
+#: Shared objects (``dbid`` 0) are left out; databases owned by the role come from :data:`DATABASES_OWNED_BY`.
+DATABASES_WITH_DEPENDENCIES: Final = """\
+SELECT DISTINCT d.datname AS database
+FROM pg_catalog.pg_shdepend s
+JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+JOIN pg_catalog.pg_roles r ON r.oid = s.refobjid
+WHERE s.refclassid = 'pg_catalog.pg_authid'::regclass AND r.rolname = $1
+ORDER BY d.datname"""
+
+DATABASES_OWNED_BY: Final = """\
+SELECT d.datname AS database
+FROM pg_catalog.pg_database d
+JOIN pg_catalog.pg_roles r ON r.oid = d.datdba
+WHERE r.rolname = $1
+ORDER BY d.datname"""
+
+#: Objects owned by role $1 in the current database, as (schema, name, type) with the OwnedObject type names.
+#: Row and array types are left out (they belong to their table or element type), and so are the system schemas.
+OBJECTS_OWNED_BY: Final = """\
+WITH owner AS (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1),
+user_namespaces AS (
+    SELECT oid, nspname FROM pg_catalog.pg_namespace
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+      AND nspname !~ '^pg_(toast_)?temp_'
+)
+SELECT n.nspname AS schema, c.relname AS name,
+       CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
+                      WHEN 'f' THEN 'foreign table' ELSE 'table' END AS type
+FROM pg_catalog.pg_class c
+JOIN user_namespaces n ON n.oid = c.relnamespace
+WHERE c.relowner = (SELECT oid FROM owner) AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+UNION ALL
+SELECT n.nspname, p.proname || '(' || pg_catalog.pg_get_function_identity_arguments(p.oid) || ')',
+       CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END
+FROM pg_catalog.pg_proc p
+JOIN user_namespaces n ON n.oid = p.pronamespace
+WHERE p.proowner = (SELECT oid FROM owner)
+UNION ALL
+SELECT NULL, n.nspname, 'schema'
+FROM user_namespaces n
+WHERE n.oid IN (SELECT oid FROM pg_catalog.pg_namespace WHERE nspowner = (SELECT oid FROM owner))
+UNION ALL
+SELECT n.nspname, t.typname, 'type'
+FROM pg_catalog.pg_type t
+JOIN user_namespaces n ON n.oid = t.typnamespace
+WHERE t.typowner = (SELECT oid FROM owner)
+  AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c')
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid)
+ORDER BY 3, 1, 2"""
+
+# --------------------------------------------------------------------------------------------------------------------
+# Ending sessions (engines.md 2.6)
+
+#: End every other session on database $1; returns one row per session with whether it was ended.
+TERMINATE_SESSIONS: Final = """\
+SELECT a.pid, pg_catalog.pg_terminate_backend(a.pid) AS terminated
+FROM pg_catalog.pg_stat_activity a
+WHERE a.datname = $1 AND a.pid <> pg_catalog.pg_backend_pid()"""
+
+# --------------------------------------------------------------------------------------------------------------------
+# Discovery exclusions (engines.md 2.7, 3)
+
+EXCLUDED_DATABASES: Final = frozenset({"postgres", "template0", "template1"})
+EXCLUDED_ROLES: Final = frozenset({"postgres"})
+EXCLUDED_ROLE_PREFIXES: Final = ("pg_", "rds", "cloudsql", "azure_", "alloydb")
+COCKROACH_EXCLUDED_DATABASES: Final = frozenset({"system", "postgres", "defaultdb"})
+COCKROACH_EXCLUDED_ROLES: Final = frozenset({"root", "admin", "node", "public"})
+
+
+def is_excluded_database(name: str, *, is_template: bool = False, cockroach: bool = False) -> bool:
+    """Whether discovery leaves this database out (templates and the system databases)."""
+    if cockroach:
+        return name in COCKROACH_EXCLUDED_DATABASES
+    return is_template or name in EXCLUDED_DATABASES
+
+
+def is_excluded_role(name: str, *, admin: str | None = None, cockroach: bool = False) -> bool:
+    """Whether discovery leaves this role out (system, managed-service and admin roles)."""
+    if name == admin:
+        return True
+    if cockroach:
+        return name in COCKROACH_EXCLUDED_ROLES
+    return name in EXCLUDED_ROLES or name.startswith(EXCLUDED_ROLE_PREFIXES)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# (sql, params) helpers
+
+
+def database_attributes(database: str) -> CatalogQuery:
+    return DATABASE_ATTRIBUTES, (database,)
+
+
+def database_size(database: str) -> CatalogQuery:
+    return DATABASE_SIZE, (database,)
+
+
+def database_comment(database: str) -> CatalogQuery:
+    return DATABASE_COMMENT, (database,)
+
+
+def role_attributes(role: str) -> CatalogQuery:
+    return ROLE_ATTRIBUTES, (role,)
+
+
+def role_settings(role: str) -> CatalogQuery:
+    return ROLE_SETTINGS, (role,)
+
+
+def role_memberships(role: str) -> CatalogQuery:
+    return ROLE_MEMBERSHIPS, (role,)
+
+
+def role_comment(role: str) -> CatalogQuery:
+    return ROLE_COMMENT, (role,)
+
+
+def database_privileges(grantee: str, database: str) -> CatalogQuery:
+    return DATABASE_PRIVILEGES, (grantee, database)
+
+
+def schema_privileges(grantee: str) -> CatalogQuery:
+    return SCHEMA_PRIVILEGES, (grantee,)
+
+
+def table_privileges(grantee: str, schema: str) -> CatalogQuery:
+    return TABLE_PRIVILEGES, (grantee, schema)
+
+
+def function_privileges(grantee: str, schema: str) -> CatalogQuery:
+    return FUNCTION_PRIVILEGES, (grantee, schema)
+
+
+def default_privileges(grantee: str) -> CatalogQuery:
+    return DEFAULT_PRIVILEGES, (grantee,)
+
+
+def databases_with_dependencies(role: str) -> CatalogQuery:
+    return DATABASES_WITH_DEPENDENCIES, (role,)
+
+
+def databases_owned_by(role: str) -> CatalogQuery:
+    return DATABASES_OWNED_BY, (role,)
+
+
+def objects_owned_by(role: str) -> CatalogQuery:
+    return OBJECTS_OWNED_BY, (role,)
+
+
+def terminate_sessions(database: str) -> CatalogQuery:
+    return TERMINATE_SESSIONS, (database,)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# CockroachDB SHOW GRANTS (engines.md 3 "Reading grants")
+
+
+def cockroach_show_grants_on_database(database: str, grantee: str) -> str:
+    return f"SHOW GRANTS ON DATABASE {pg_ident(database, 'database')} FOR {pg_ident(grantee, 'grantee')}"
+
+
+def cockroach_show_grants_on_schema(schema: str, grantee: str) -> str:
+    return f"SHOW GRANTS ON SCHEMA {pg_ident(schema, 'schema')} FOR {pg_ident(grantee, 'grantee')}"
+
+
+def cockroach_show_grants_on_table(schema: str, table: str, grantee: str) -> str:
+    target = f"{pg_ident(schema, 'schema')}.{pg_ident(table, 'table')}"
+    return f"SHOW GRANTS ON TABLE {target} FOR {pg_ident(grantee, 'grantee')}"
+
+
+def cockroach_show_grants_on_role(grantee: str) -> str:
+    """Role memberships of ``grantee`` (``SHOW GRANTS ON ROLE … FOR …`` lists the roles granted to it)."""
+    return f"SHOW GRANTS ON ROLE FOR {pg_ident(grantee, 'grantee')}"
