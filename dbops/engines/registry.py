@@ -9,13 +9,19 @@ fingerprint, so a reconcile that resolves unchanged settings gets the cached han
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import cast
 
-from dbops.engines.connection import ConnectionSettings, ServerInfo
-from dbops.engines.postgres import ConnectionObserver, PostgresServer
+from dbops.engines.base import EngineAdapter
+from dbops.engines.connection import ConnectionSettings
+from dbops.engines.postgres import ConnectionObserver
+
+
+class UnsupportedEngine(Exception):
+    """No adapter for this engine in this build."""
 
 
 @dataclass(frozen=True)
@@ -27,65 +33,73 @@ class InstanceKey:
     name: str
 
 
-class DatabaseServer(Protocol):
-    """What the registry needs of an engine's server handle."""
+AdapterFactory = Callable[[ConnectionSettings, ConnectionObserver | None], EngineAdapter]
 
-    settings: ConnectionSettings
-
-    async def check(self) -> ServerInfo: ...
-
-    async def close(self) -> None: ...
-
-
-ServerFactory = Callable[[ConnectionSettings, ConnectionObserver | None], DatabaseServer]
-
-FACTORIES: dict[str, ServerFactory] = {"postgres": PostgresServer}
-"""Engines with a server handle; the others are reported as not yet supported by the instance controller."""
+ADAPTERS: dict[str, str] = {
+    "postgres": "dbops.engines.postgres_adapter:PostgresAdapter",
+    "cockroachdb": "dbops.engines.cockroach:CockroachAdapter",
+    "mysql": "dbops.engines.mysql:MySQLAdapter",
+    "mariadb": "dbops.engines.mysql:MySQLAdapter",
+    "clickhouse": "dbops.engines.clickhouse:ClickHouseAdapter",
+}
+"""Where each engine's adapter class lives; imported on first use, so one engine's driver is only loaded when an
+instance of that engine exists."""
 
 
-class UnsupportedEngine(Exception):
-    """No adapter for this engine in this build."""
+def adapter_factory(engine: str) -> AdapterFactory:
+    """The adapter class for `engine`; UnsupportedEngine when this build has none."""
+    target = ADAPTERS.get(engine)
+    if target is None:
+        raise UnsupportedEngine(f"unknown engine {engine!r}")
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        raise UnsupportedEngine(f"engine {engine!r} has no adapter in this build") from None
+    return cast(AdapterFactory, getattr(module, class_name))
 
 
 @dataclass
 class _Entry:
-    server: DatabaseServer
+    adapter: EngineAdapter
     fingerprint: str
 
 
 class ServerRegistry:
     """The per-instance server handles and operation slots of one operator process."""
 
-    def __init__(self, max_operations_per_instance: int = 4, factories: dict[str, ServerFactory] | None = None) -> None:
+    def __init__(
+        self, max_operations_per_instance: int = 4, factories: dict[str, AdapterFactory] | None = None
+    ) -> None:
         self._entries: dict[InstanceKey, _Entry] = {}
         self._slots: dict[InstanceKey, asyncio.Semaphore] = {}
         self._max_operations = max_operations_per_instance
-        self._factories = factories if factories is not None else FACTORIES
+        self._factories = factories or {}
         self._lock = asyncio.Lock()
 
-    async def server(
+    async def adapter(
         self, key: InstanceKey, settings: ConnectionSettings, observer: ConnectionObserver | None = None
-    ) -> DatabaseServer:
+    ) -> EngineAdapter:
         """The handle for `key` with these settings, replacing (and closing) one made from different settings."""
         fingerprint = settings.fingerprint()
         async with self._lock:
             entry = self._entries.get(key)
             if entry is not None and entry.fingerprint == fingerprint:
-                return entry.server
-            factory = self._factories.get(settings.engine)
-            if factory is None:
-                raise UnsupportedEngine(f"engine {settings.engine!r} has no adapter in this build")
-            stale = entry.server if entry is not None else None
-            server = factory(settings, observer)
-            self._entries[key] = _Entry(server, fingerprint)
+                return entry.adapter
+            factory = self._factories.get(settings.engine) or adapter_factory(settings.engine)
+            stale = entry.adapter if entry is not None else None
+            adapter = factory(settings, observer)
+            self._entries[key] = _Entry(adapter, fingerprint)
         if stale is not None:
             await stale.close()
-        return server
+        return adapter
 
-    def cached(self, key: InstanceKey) -> DatabaseServer | None:
-        """The handle made by the last `server()` call for `key`, if any (dependents use the instance's one)."""
+    def cached(self, key: InstanceKey) -> EngineAdapter | None:
+        """The adapter made by the last `adapter()` call for `key`, if any (dependents use the instance's one)."""
         entry = self._entries.get(key)
-        return entry.server if entry is not None else None
+        return entry.adapter if entry is not None else None
 
     @asynccontextmanager
     async def operation(self, key: InstanceKey) -> AsyncIterator[None]:
@@ -100,10 +114,10 @@ class ServerRegistry:
             entry = self._entries.pop(key, None)
             self._slots.pop(key, None)
         if entry is not None:
-            await entry.server.close()
+            await entry.adapter.close()
 
     async def close(self) -> None:
         """Close every handle (operator shutdown)."""
         async with self._lock:
             entries, self._entries = list(self._entries.values()), {}
-        await asyncio.gather(*(entry.server.close() for entry in entries), return_exceptions=True)
+        await asyncio.gather(*(entry.adapter.close() for entry in entries), return_exceptions=True)

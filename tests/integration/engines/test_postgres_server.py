@@ -9,7 +9,7 @@ import pytest
 
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, TLSMaterial, TLSMode
 from dbops.engines.postgres import PostgresServer
-from dbops.engines.registry import InstanceKey, ServerRegistry
+from dbops.engines.registry import InstanceKey, ServerRegistry, UnsupportedEngine, adapter_factory
 from tests.support.env import DevEnv
 
 
@@ -103,15 +103,20 @@ async def test_statement_timeout_applies_to_every_session(admin: ConnectionSetti
         await server.close()
 
 
+def test_an_engine_without_adapter_module_is_unsupported() -> None:
+    with pytest.raises(UnsupportedEngine):
+        adapter_factory("nosuch")
+
+
 async def test_registry_reuses_and_replaces_handles(admin: ConnectionSettings) -> None:
-    registry = ServerRegistry(max_operations_per_instance=2)
+    registry = ServerRegistry(max_operations_per_instance=2, factories={"postgres": PostgresServer})  # type: ignore[dict-item]
     key = InstanceKey("DatabaseInstance", "ns", "pg")
     try:
-        first = await registry.server(key, admin)
-        assert await registry.server(key, dataclasses.replace(admin)) is first
+        first = await registry.adapter(key, admin)
+        assert await registry.adapter(key, dataclasses.replace(admin)) is first
         assert isinstance(first, PostgresServer)
         await first.fetchval("SELECT 1")
-        second = await registry.server(key, dataclasses.replace(admin, application_name="renamed"))
+        second = await registry.adapter(key, dataclasses.replace(admin, application_name="renamed"))
         assert second is not first and registry.cached(key) is second
         with pytest.raises(ConnectionFailure):
             await first.fetchval("SELECT 1")  # the replaced handle was closed

@@ -1,0 +1,157 @@
+"""The engine adapter protocol: what controllers ask of a database server, in engine-neutral terms.
+
+Controllers are shared by every engine (issue 7: "only the adapter and SQL builders are engine-specific"). They read
+the typed API specs and call these operations; each adapter reads the engine block of the spec it understands
+(`spec.postgres`, `spec.mysql`, `spec.clickhouse`), builds statements with the pure builders of `dbops.engines.sql`,
+and executes them on its server handle. Adapters never touch Kubernetes and never emit events: they return what
+they observed or did, and raise `InvalidSpec` (permanent, names the field) or `EngineError` (transient, redacted).
+
+Observation is separate from action so that the controller can decide existence (create / take over / recreate),
+compute drift, and fill status from one read of the server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from dbops.api.database import DatabaseSpec
+from dbops.api.user import DatabaseUserSpec
+from dbops.engines.connection import ConnectionSettings, ServerInfo
+
+
+class EngineError(Exception):
+    """A server-side failure of an operation (permission denied, object in use, …): transient, retried with backoff.
+
+    The message has been redacted (no passwords, verifiers or credential-bearing URIs) and is safe for status,
+    events and logs.
+    """
+
+
+@dataclass(frozen=True)
+class ObservedDatabase:
+    """A database as the server reports it (engines.md 2.4 / 4.5 / 6.5). Fields an engine lacks stay None."""
+
+    name: str
+    owner: str | None = None
+    encoding: str | None = None
+    collation: str | None = None
+    ctype: str | None = None
+    charset: str | None = None
+    connection_limit: int | None = None
+    is_template: bool | None = None
+    allow_connections: bool | None = None
+    tablespace: str | None = None
+    size_bytes: int | None = None
+    comment: str | None = None
+    extensions: dict[str, str] = field(default_factory=dict)
+    """Installed extension name → version (PostgreSQL; read inside the database)."""
+    schemas: dict[str, str] = field(default_factory=dict)
+    """Schema name → owner (PostgreSQL; read inside the database, system schemas left out)."""
+
+
+@dataclass(frozen=True)
+class ObservedAccount:
+    """A login account or role as the server reports it. `attributes` uses the spec's field names as keys
+    (for PostgreSQL e.g. `login`, `superuser`, `createDB`, `connectionLimit`, `validUntil`), so drift is a plain
+    comparison with the spec block."""
+
+    name: str
+    attributes: dict[str, object] = field(default_factory=dict)
+    member_of: frozenset[str] = frozenset()
+    settings: dict[str, str] = field(default_factory=dict)
+    comment: str | None = None
+    hosts: frozenset[str] = frozenset()
+    """MySQL family: the host parts of the accounts with this user name (one account per allowed host)."""
+
+
+@dataclass(frozen=True)
+class OwnedObject:
+    """Something an account owns that blocks dropping it (api.md 6.4 ownership pre-check)."""
+
+    database: str
+    schema: str | None
+    kind: str
+    name: str
+
+
+class EngineAdapter(Protocol):
+    """Operations on one server through its admin account. One adapter per instance, shared by all controllers."""
+
+    engine: str
+    settings: ConnectionSettings
+
+    async def check(self) -> ServerInfo:
+        """One health check: a fresh session, a ping and the version query (engines.md 1.4)."""
+        ...
+
+    async def close(self) -> None:
+        """Close every cached session."""
+        ...
+
+    # Databases -------------------------------------------------------------------------------------------------
+
+    def unsupported_database_fields(self, spec: DatabaseSpec, server: ServerInfo | None) -> list[str]:
+        """Field paths of `spec` this engine/version cannot honour (engines.md 1.7); reported, not failed."""
+        ...
+
+    async def observe_database(self, name: str) -> ObservedDatabase | None:
+        """The database `name`, or None when it does not exist."""
+        ...
+
+    async def create_database(self, spec: DatabaseSpec, *, owner: str | None, comment: str | None) -> None:
+        """CREATE DATABASE with every creation-time option of the spec's engine block (behaviour.md 7.2).
+
+        `owner` is the effective owner (spec.owner, else the auto-ownership role, else None for the admin);
+        `comment` the resource-tracking text, when tracking is enabled.
+        """
+        ...
+
+    async def verify_database(self, name: str) -> None:
+        """Open a session to the new database and run a trivial query (behaviour.md 7.4); EngineError until it works."""
+        ...
+
+    async def apply_database(self, spec: DatabaseSpec, observed: ObservedDatabase, *, owner: str | None) -> list[str]:
+        """Bring the server in line with the spec's alterable settings (behaviour.md 7.5): connection limit,
+        is-template, owner, extensions, schemas, default privileges; never drops anything. Returns the field paths
+        it changed (empty when nothing was needed)."""
+        ...
+
+    async def drop_database(self, name: str) -> None:
+        """End the database's other sessions (best effort) and drop it; a missing database is not an error."""
+        ...
+
+    async def database_sizes(self) -> dict[str, int]:
+        """Size in bytes of every database on the server, in one query (behaviour.md 6.5)."""
+        ...
+
+    # Login accounts (DatabaseUser) -------------------------------------------------------------------------------
+
+    def unsupported_user_fields(self, spec: DatabaseUserSpec, server: ServerInfo | None) -> list[str]:
+        """Field paths of `spec` this engine/version cannot honour; reported, not failed."""
+        ...
+
+    async def observe_account(self, username: str) -> ObservedAccount | None:
+        """The login account `username` (all its hosts on MySQL), or None when it does not exist."""
+        ...
+
+    async def create_account(self, spec: DatabaseUserSpec, *, password: str, comment: str | None) -> None:
+        """Create the account with every attribute of the spec's engine block and the password."""
+        ...
+
+    async def apply_account(self, spec: DatabaseUserSpec, observed: ObservedAccount) -> list[str]:
+        """Bring the account's attributes, memberships and settings in line with the spec (adds only).
+        Returns the field paths it changed."""
+        ...
+
+    async def set_password(self, username: str, password: str) -> None:
+        """Set the account's password (SCRAM verifier on PostgreSQL when the server uses SCRAM, engines.md 1.5)."""
+        ...
+
+    async def owned_objects(self, username: str) -> list[OwnedObject]:
+        """What the account owns, across databases (engines.md 2.5); empty on engines without ownership."""
+        ...
+
+    async def drop_account(self, username: str) -> None:
+        """Reassign/drop what it owns as engines.md prescribes, then drop the account; missing is not an error."""
+        ...
