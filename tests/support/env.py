@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,11 +76,27 @@ def hack(script: str, *args: str, check: bool = True) -> subprocess.CompletedPro
     )
 
 
-def environment_is_up() -> bool:
-    """True when env.json exists and every part answers (a stale env.json from a dead session does not count)."""
-    if not (run_dir() / "env.json").exists():
+def _recorded_process_alive(name: str) -> bool:
+    try:
+        os.kill(int((run_dir() / f"{name}.pid").read_text().strip()), 0)
+    except (OSError, ValueError):
         return False
-    return all(
-        hack(script, "status", check=False).returncode == 0
-        for script in ("controlplane.sh", "postgres.sh", "mariadb.sh")
-    )
+    return True
+
+
+def environment_is_up(wait_seconds: float = 90) -> bool:
+    """True when an environment was started here and its processes still run; waits for every part to answer.
+
+    Liveness of the recorded processes decides, not readiness: a test that restarts the API server makes it answer
+    "not ready" for a few seconds, and a concurrent test session must not take that for a missing environment and
+    start (and later tear down) one of its own. A stale env.json from a dead session does not count.
+    """
+    if not (run_dir() / "env.json").exists() or not _recorded_process_alive("etcd"):
+        return False
+    deadline = time.monotonic() + wait_seconds
+    scripts = ["controlplane.sh", "postgres.sh", "mariadb.sh"]
+    while scripts and time.monotonic() < deadline:
+        scripts = [s for s in scripts if hack(s, "status", check=False).returncode != 0]
+        if scripts:
+            time.sleep(1)
+    return not scripts

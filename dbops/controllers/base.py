@@ -1,0 +1,146 @@
+"""The common reconcile flow every kind follows (behaviour.md section 1), with the kind-specific parts as hooks.
+
+Steps 1-6 and 10 are the same for all kinds and live here: draw the reconcile ID, read the object from the cache,
+check the partition label, honour skip/pause, dispatch deletion, add the finalizer before any side effect, and
+write status only when it differs from what is stored (ignoring `reconcileID` and `lastReconcileTime`). A kind
+implements `sync` (the object exists and is not being deleted) and `finalize` (deletion), and `forget` (the object
+vanished from the cache: drop its metric series).
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+from dbops.api.kinds import KindInfo
+from dbops.api.meta import Resource as ApiObject
+from dbops.controllers import annotations as ann
+from dbops.controllers.context import OperatorContext, resource_of
+from dbops.runtime import (
+    EventRecorder,
+    Request,
+    Result,
+    Store,
+    add_finalizer,
+    get_logger,
+    patch_status,
+    set_condition,
+)
+from dbops.runtime.status import now_rfc3339
+
+Obj = dict[str, Any]
+ModelT = TypeVar("ModelT", bound=ApiObject[Any, Any])
+
+VOLATILE_STATUS_FIELDS = ("reconcileID", "lastReconcileTime")
+
+
+class StatusDraft:
+    """The status a reconcile is computing, started from a copy of the stored one so unknown fields survive."""
+
+    def __init__(self, stored: Mapping[str, Any] | None, generation: int | None) -> None:
+        self.before: Obj = copy.deepcopy(dict(stored or {}))
+        self.data: Obj = copy.deepcopy(self.before)
+        self.data.setdefault("conditions", [])
+        self.generation = generation
+
+    def condition(self, ctype: str, status: bool | str, reason: str, message: str = "") -> None:
+        """Set a condition by metav1.Condition rules, stamped with the object's generation."""
+        value = status if isinstance(status, str) else ("True" if status else "False")
+        set_condition(self.data["conditions"], ctype, value, reason, message, self.generation)
+
+    def previous_condition(self, ctype: str) -> Obj | None:
+        for cond in self.before.get("conditions") or ():
+            if cond.get("type") == ctype:
+                return dict(cond)
+        return None
+
+    def set(self, **fields: Any) -> None:
+        """Set top-level status fields (camelCase keys); None removes the field."""
+        for key, value in fields.items():
+            if value is None:
+                self.data.pop(key, None)
+            else:
+                self.data[key] = value
+
+    @property
+    def phase(self) -> str | None:
+        value = self.data.get("phase")
+        return str(value) if value is not None else None
+
+    def changed(self) -> bool:
+        """Whether anything but the volatile fields differs from the stored status."""
+
+        def strip(status: Obj) -> Obj:
+            result = {k: v for k, v in status.items() if k not in VOLATILE_STATUS_FIELDS}
+            if not result.get("conditions"):
+                result.pop("conditions", None)
+            return result
+
+        return strip(self.data) != strip(self.before)
+
+
+class KindReconciler(Generic[ModelT]):
+    """Base of every kind's reconciler; see the module docstring."""
+
+    def __init__(self, ctx: OperatorContext, info: KindInfo) -> None:
+        self.ctx = ctx
+        self.info = info
+        self.resource = resource_of(info)
+        self.store: Store = ctx.store(info)
+        self.controller_name = info.kind.lower()
+        self.recorder: EventRecorder = ctx.manager.recorder(f"{self.controller_name}-controller")
+        self.log = get_logger(self.controller_name)
+
+    # The flow -------------------------------------------------------------------------------------------------
+
+    async def reconcile(self, request: Request) -> Result | None:
+        rid = request.reconcile_id or secrets.token_hex(4)
+        raw = self.store.get(request.key)
+        if raw is None:
+            self.forget(request.namespace, request.name)
+            return None
+        meta = raw.get("metadata") or {}
+        if not ann.in_partition(meta.get("labels"), self.ctx.config.instance_id):
+            self.forget(request.namespace, request.name)
+            return None
+        if ann.skipped(meta.get("annotations")):
+            return None
+        obj: ModelT = self.info.model.model_validate(raw)  # type: ignore[assignment]
+        if meta.get("deletionTimestamp"):
+            return await self.finalize(obj, raw, rid)
+        if self.info.finalizer not in (meta.get("finalizers") or []):
+            updated = await add_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
+            if updated is not None:
+                raw = updated
+        return await self.sync(obj, raw, rid)
+
+    async def sync(self, obj: ModelT, raw: Obj, rid: str) -> Result | None:
+        raise NotImplementedError
+
+    async def finalize(self, obj: ModelT, raw: Obj, rid: str) -> Result | None:
+        raise NotImplementedError
+
+    def forget(self, namespace: str | None, name: str) -> None:
+        """Drop the object's per-object metric series (it is gone, or no longer ours)."""
+
+    # Helpers ----------------------------------------------------------------------------------------------------
+
+    def draft(self, raw: Obj) -> StatusDraft:
+        return StatusDraft(raw.get("status"), (raw.get("metadata") or {}).get("generation"))
+
+    async def write_status(self, raw: Obj, draft: StatusDraft, rid: str, *, force: bool = False) -> Obj | None:
+        """Patch the status subresource when it changed (or `force`); stamps reconcileID and lastReconcileTime."""
+        if not (force or draft.changed()):
+            return None
+        draft.data["reconcileID"] = rid
+        draft.data["lastReconcileTime"] = now_rfc3339()
+        return await patch_status(self.ctx.client, self.resource, raw, draft.data)
+
+    def warning(self, raw: Mapping[str, Any], reason: str, message: str, rid: str) -> None:
+        """A Warning event; its message starts with the reconcile ID (observability.md 1.1)."""
+        self.recorder.warning(raw, reason, f"[{rid}] {message}")
+
+    def normal(self, raw: Mapping[str, Any], reason: str, message: str) -> None:
+        self.recorder.normal(raw, reason, message)

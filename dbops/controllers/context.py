@@ -1,0 +1,43 @@
+"""What every controller of one operator process shares: the API client, the caches, metrics and server adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dbops.api.kinds import KindInfo
+from dbops.config import OperatorConfig
+from dbops.controllers.instances import ResolvedInstance, connection_settings
+from dbops.engines.base import EngineAdapter
+from dbops.engines.registry import ServerRegistry
+from dbops.metrics import Metrics
+from dbops.runtime import KubeClient, Manager, Resource, Store
+
+
+def resource_of(info: KindInfo) -> Resource:
+    """The runtime's REST coordinates of one of the 11 kinds."""
+    return Resource(info.group, info.version, info.plural, info.kind, namespaced=info.namespaced)
+
+
+@dataclass
+class OperatorContext:
+    """Shared by all controllers; built once by the entrypoint."""
+
+    client: KubeClient
+    manager: Manager
+    config: OperatorConfig
+    metrics: Metrics
+    servers: ServerRegistry
+
+    def store(self, info: KindInfo) -> Store:
+        """The informer cache of a kind (the manager creates the informer on first use)."""
+        return self.manager.store(resource_of(info))
+
+
+async def adapter_for(ctx: OperatorContext, instance: ResolvedInstance) -> EngineAdapter:
+    """The shared adapter of a Ready instance; resolved from its Secrets when this process has none yet."""
+    cached = ctx.servers.cached(instance.target.key)
+    if cached is not None:
+        return cached
+    namespace = instance.target.key.namespace or None
+    settings = await connection_settings(ctx.client, instance.spec, namespace, ctx.config.operator_namespace)
+    return await ctx.servers.adapter(instance.target.key, settings)

@@ -1,0 +1,269 @@
+"""DatabaseInstance and ClusterDatabaseInstance: health checks, conditions, events on transitions (behaviour.md 6).
+
+Each reconcile performs one health check within the check's time limit and maps the outcome onto the table of
+behaviour.md 6.3. Events follow transitions of the `Connected` and `Healthy` conditions as stored in status, so an
+outage yields exactly one ConnectionFailed + HealthCheckFailed and the recovery one Connected + HealthCheckPassed,
+whatever the number of checks in between or operator restarts. An unchanged outcome writes status at most every
+five minutes; the health metrics move on every check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from dbops.api.instance import DatabaseInstance
+from dbops.api.kinds import by_kind
+from dbops.controllers.base import KindReconciler, Obj, StatusDraft
+from dbops.controllers.context import resource_of
+from dbops.controllers.deletion import Dependent, run_gates
+from dbops.controllers.instances import InstanceProblem, InstanceTarget, connection_settings, target_of
+from dbops.engines.connection import ConnectionFailure, FailureCategory, ServerInfo
+from dbops.engines.registry import InstanceKey, UnsupportedEngine
+from dbops.metrics import metric_namespace
+from dbops.runtime import Result, remove_finalizer
+from dbops.runtime.status import now_rfc3339
+
+STATUS_REFRESH_SECONDS = 300.0
+"""An unchanged outcome rewrites status (lastCheckedAt) at most this often (behaviour.md 6.3)."""
+
+DEPENDENT_KINDS = ("Database", "DatabaseUser", "DatabaseRole")
+CLUSTER_DEPENDENT_KINDS = ("ClusterDatabaseRole", "ClusterDatabaseGrant")
+
+
+class _Observer:
+    """Feeds dbops_connection_attempts_total / _latency_seconds for one instance."""
+
+    def __init__(self, reconciler: InstanceReconciler, name: str, namespace: str, engine: str) -> None:
+        self._metrics = reconciler.ctx.metrics
+        self._labels = (name, engine, namespace)
+
+    def connection_attempt(self, *, success: bool, seconds: float) -> None:
+        name, engine, namespace = self._labels
+        status = "success" if success else "failure"
+        self._metrics.connection_attempts.labels(name, engine, status, namespace).inc()
+        if success:
+            self._metrics.connection_latency.labels(name, engine, namespace).observe(seconds)
+
+
+def _since(timestamp: str | None) -> float | None:
+    if not timestamp:
+        return None
+    return (datetime.now(UTC) - datetime.fromisoformat(timestamp.replace("Z", "+00:00"))).total_seconds()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "an unknown time"
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+class InstanceReconciler(KindReconciler[DatabaseInstance]):
+    """Reconciles one of the two instance kinds (they share spec, status and behaviour)."""
+
+    def __init__(self, ctx: Any, kind: str) -> None:
+        super().__init__(ctx, by_kind(kind))
+        self._failures: dict[str, int] = {}
+
+    def key_of(self, raw: Obj) -> InstanceKey:
+        meta = raw["metadata"]
+        return InstanceKey(self.info.kind, meta.get("namespace") or "", meta["name"])
+
+    # Health ----------------------------------------------------------------------------------------------------
+
+    async def sync(self, obj: DatabaseInstance, raw: Obj, rid: str) -> Result | None:
+        spec = obj.spec
+        check = spec.effective_health_check
+        namespace = metric_namespace(obj.metadata.namespace)
+        endpoint = f"{spec.connection.host}:{spec.connection.port}"
+        draft = self.draft(raw)
+        previous_version = draft.before.get("version")
+        key = self.key_of(raw)
+        started = time.monotonic()
+        info: ServerInfo | None = None
+        connected: tuple[bool, str, str]  # status, reason, message
+        healthy: tuple[bool, str, str]
+        try:
+            settings = await connection_settings(
+                self.ctx.client, spec, obj.metadata.namespace, self.ctx.config.operator_namespace
+            )
+            observer = _Observer(self, obj.metadata.name or "", namespace, spec.engine)
+            adapter = await self.ctx.servers.adapter(key, settings, observer)
+            info = await asyncio.wait_for(adapter.check(), timeout=float(check.timeout_seconds))
+        except InstanceProblem as problem:
+            category = (
+                FailureCategory.CREDENTIALS_UNAVAILABLE
+                if problem.reason == "CredentialsError"
+                else FailureCategory.TLS_FAILED
+            )
+            connected = (False, problem.reason, f"{category.value}: {problem}")
+            healthy = (False, "ConnectionFailed", f"connection failed ({category.value})")
+        except ConnectionFailure as failure:
+            connected = (False, "ConnectionFailed", str(failure))
+            healthy = (False, "ConnectionFailed", f"connection failed ({failure.category.value})")
+        except TimeoutError:
+            limit = f"check exceeded {check.timeout_seconds}s"
+            connected = (False, "ConnectionFailed", f"{FailureCategory.TIMEOUT.value}: {limit}")
+            healthy = (False, "HealthCheckTimeout", limit)
+        except UnsupportedEngine as error:
+            connected = (False, "ConnectionFailed", f"{FailureCategory.SERVER_ERROR.value}: {error}")
+            healthy = (False, "ConnectionFailed", str(error))
+        except Exception as error:  # connected, but the ping or version query failed
+            connected = (True, "ConnectionSuccess", "Connected successfully")
+            healthy = (False, "HealthCheckFailed", f"{error.__class__.__name__}: {error}")
+        else:
+            connected = (True, "ConnectionSuccess", "Connected successfully")
+            healthy = (True, "HealthCheckPassed", "Health check passed")
+        elapsed_ms = int((time.monotonic() - started) * 1000)
+
+        ok = info is not None
+        draft.set(phase="Ready" if ok else "Failed", observedGeneration=obj.metadata.generation)
+        if info is not None:
+            draft.set(version=info.version)
+        draft.set(message=connected[2] if not connected[0] else ("Connected successfully" if ok else healthy[2]))
+        self._transition_events(
+            raw, draft, rid, spec.engine, endpoint, connected, healthy, info, previous_version, elapsed_ms
+        )
+        draft.condition("Connected", *connected)
+        if check.enabled:
+            draft.condition("Healthy", *healthy)
+        else:
+            draft.condition("Healthy", "Unknown", "HealthCheckDisabled", "periodic health checks are disabled")
+        ready_reason = "ReconcileSuccess" if ok else (connected[1] if not connected[0] else healthy[1])
+        draft.condition("Ready", ok, ready_reason, "Instance is ready" if ok else str(draft.data["message"]))
+        draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")
+
+        age = _since(draft.before.get("lastCheckedAt"))
+        if draft.changed() or age is None or age >= STATUS_REFRESH_SECONDS:
+            draft.set(lastCheckedAt=now_rfc3339())
+            await self.write_status(raw, draft, rid, force=True)
+        self._publish_metrics(obj, draft, namespace, ok)
+
+        key_text = f"{key.namespace}/{key.name}"
+        if ok:
+            self._failures.pop(key_text, None)
+            return Result(requeue_after=float(check.interval_seconds)) if check.enabled else None
+        failures = self._failures[key_text] = self._failures.get(key_text, 0) + 1
+        return Result(requeue_after=min(5.0 * 2 ** (failures - 1), float(check.interval_seconds)))
+
+    def _transition_events(
+        self,
+        raw: Obj,
+        draft: StatusDraft,
+        rid: str,
+        engine: str,
+        endpoint: str,
+        connected: tuple[bool, str, str],
+        healthy: tuple[bool, str, str],
+        info: ServerInfo | None,
+        previous_version: str | None,
+        elapsed_ms: int,
+    ) -> None:
+        """observability.md 1.5, instance table: one event per transition of Connected / Healthy."""
+        before_connected = draft.previous_condition("Connected") or {}
+        before_healthy = draft.previous_condition("Healthy") or {}
+        was_connected = before_connected.get("status") == "True"
+        if connected[0] and not was_connected:
+            version = info.version if info else ""
+            if before_connected.get("status") == "False":
+                outage = _duration(_since(before_connected.get("lastTransitionTime")))
+                message = f"Reconnected to {engine} {version} at {endpoint} after {outage} of failures"
+            else:
+                message = f"Connected to {engine} {version} at {endpoint}"
+            self.normal(raw, "Connected", message)
+        elif connected[0] and info is not None and previous_version and previous_version != info.version:
+            self.normal(
+                raw,
+                "Connected",
+                f"Connected to {engine} at {endpoint}; server version changed from {previous_version} "
+                f"to {info.version}",
+            )
+        if not connected[0]:
+            category = connected[2].split(":", 1)[0]
+            previous_category = str(before_connected.get("message") or "").split(":", 1)[0]
+            if before_connected.get("status") != "False" or previous_category != category:
+                detail = connected[2].split(": ", 1)[-1]
+                self.warning(
+                    raw, "ConnectionFailed", f"Cannot connect to {engine} at {endpoint} ({category}): {detail}", rid
+                )
+        if healthy[0] and before_healthy.get("status") == "False":
+            outage = _duration(_since(before_healthy.get("lastTransitionTime")))
+            self.normal(
+                raw,
+                "HealthCheckPassed",
+                f"Health check of {engine} at {endpoint} passed again after {outage} (check took {elapsed_ms} ms)",
+            )
+        if not healthy[0] and before_healthy.get("status") != "False":
+            self.warning(raw, "HealthCheckFailed", f"Health check of {engine} at {endpoint} failed: {healthy[2]}", rid)
+
+    def _publish_metrics(self, obj: DatabaseInstance, draft: StatusDraft, namespace: str, ok: bool) -> None:
+        metrics, name, engine = self.ctx.metrics, obj.metadata.name or "", obj.spec.engine
+        metrics.instance_healthy.labels(name, engine, namespace).set(1 if ok else 0)
+        metrics.instance_last_health_check.labels(name, engine, namespace).set(time.time())
+        metrics.info.set(
+            metrics.instance_info,
+            (namespace, name),
+            {
+                "instance": name,
+                "namespace": namespace,
+                "engine": engine,
+                "version": str(draft.data.get("version") or ""),
+                "host": obj.spec.connection.host,
+                "port": str(obj.spec.connection.port),
+                "phase": draft.phase or "Pending",
+            },
+        )
+        metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
+
+    # Deletion --------------------------------------------------------------------------------------------------
+
+    def dependents(self, key: InstanceKey) -> list[Dependent]:
+        """Resources in every namespace that resolve to this instance (api.md 3.2)."""
+        kinds = DEPENDENT_KINDS + (CLUSTER_DEPENDENT_KINDS if key.kind == "ClusterDatabaseInstance" else ())
+        found: list[Dependent] = []
+        for kind in kinds:
+            info = by_kind(kind)
+            for raw in self.ctx.store(info).list():
+                spec = raw.get("spec") or {}
+                if not ({"instanceRef", "clusterInstanceRef"} & spec.keys()):
+                    continue
+                model = info.model.model_validate(raw)
+                target: InstanceTarget = target_of(model.spec, model.metadata.namespace)
+                if target.key == key:
+                    meta = raw["metadata"]
+                    found.append(Dependent(kind, meta.get("namespace") or "", meta["name"], resource_of(info)))
+        return sorted(found)
+
+    async def finalize(self, obj: DatabaseInstance, raw: Obj, rid: str) -> Result | None:
+        key = self.key_of(raw)
+        waiting = await run_gates(
+            self,
+            raw,
+            rid,
+            protected=obj.spec.deletion_protection,
+            protection_hint="set spec.deletionProtection=false",
+            dependents=self.dependents(key),
+        )
+        if waiting is not None:
+            return waiting
+        await self.ctx.servers.forget(key)
+        self.forget(obj.metadata.namespace, obj.metadata.name or "")
+        await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
+        return None
+
+    def forget(self, namespace: str | None, name: str) -> None:
+        """Drop the instance's series and close its cached connections (it is gone or no longer ours)."""
+        key = InstanceKey(self.info.kind, namespace or "", name)
+        if self.ctx.servers.cached(key) is not None:
+            asyncio.get_running_loop().create_task(self.ctx.servers.forget(key))
+        metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
+        metrics.forget_object(instance=name, namespace=label_namespace)
+        metrics.info.forget(metrics.instance_info, (label_namespace, name))
+        metrics.resources.forget(self.info.kind, label_namespace, name)

@@ -1,0 +1,161 @@
+"""Resolving instances: from a reference to the instance object, and from an instance to its connection settings.
+
+Every consumer of an instance resolves it the same way (behaviour.md 6.1): the admin Secret lives in the reference's
+namespace, else the instance's namespace, else (ClusterDatabaseInstance) the operator's namespace; the TLS Secret in
+the same namespace as the admin Secret. Problems become `InstanceProblem` with the condition reason the instance
+reports (`CredentialsError`, `TLSConfigError`).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from dbops.api.instance import DatabaseInstanceSpec
+from dbops.api.kinds import by_kind
+from dbops.engines.connection import DEFAULT_ADMIN_DATABASE, ConnectionSettings, TLSMaterial, effective_tls_mode
+from dbops.engines.registry import InstanceKey
+from dbops.runtime import SECRETS, KubeClient, Store, is_condition_true
+
+INSTANCE = by_kind("DatabaseInstance")
+CLUSTER_INSTANCE = by_kind("ClusterDatabaseInstance")
+
+
+class InstanceProblem(Exception):
+    """The instance's Secrets cannot be turned into connection settings; `reason` is the condition reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class InstanceTarget:
+    """Which instance a dependent points at, as written in its spec."""
+
+    key: InstanceKey
+
+    @property
+    def store_key(self) -> str:
+        return f"{self.key.namespace}/{self.key.name}" if self.key.namespace else self.key.name
+
+    @property
+    def description(self) -> str:
+        return f"{self.key.kind} {self.store_key}"
+
+
+def target_of(spec: Any, namespace: str | None) -> InstanceTarget:
+    """The instance a spec with `instanceRef` / `clusterInstanceRef` points at (the schema ensures exactly one)."""
+    cluster_ref = getattr(spec, "cluster_instance_ref", None)
+    if cluster_ref is not None:
+        return InstanceTarget(InstanceKey(CLUSTER_INSTANCE.kind, "", cluster_ref.name))
+    ref = spec.instance_ref
+    return InstanceTarget(InstanceKey(INSTANCE.kind, ref.namespace or namespace or "", ref.name))
+
+
+def instance_is_ready(raw: dict[str, Any] | None) -> bool:
+    """behaviour.md 4: phase Ready and a True Ready condition for the current generation."""
+    return bool(
+        raw is not None
+        and (raw.get("status") or {}).get("phase") == "Ready"
+        and is_condition_true(raw, "Ready", current_generation=True)
+    )
+
+
+def lookup(target: InstanceTarget, instances: Store, cluster_instances: Store) -> dict[str, Any] | None:
+    store = cluster_instances if target.key.kind == CLUSTER_INSTANCE.kind else instances
+    return store.get(target.store_key)
+
+
+def _decode(secret: dict[str, Any], key: str) -> str | None:
+    value = (secret.get("data") or {}).get(key)
+    if value is None:
+        plain = (secret.get("stringData") or {}).get(key)
+        return str(plain) if plain is not None else None
+    return base64.b64decode(value).decode()
+
+
+async def connection_settings(
+    client: KubeClient, spec: DatabaseInstanceSpec, namespace: str | None, operator_namespace: str
+) -> ConnectionSettings:
+    """The one set of connection settings the instance's spec and Secrets describe (api.md 5.2, 5.3, 6.1)."""
+    ref = spec.connection.secret_ref or spec.connection.existing_secret
+    if ref is None:  # the schema forbids it; kept for objects stored before the rule
+        raise InstanceProblem("CredentialsError", "spec.connection.secretRef is not set")
+    secret_namespace = ref.namespace or namespace or operator_namespace
+    secret = await client.get_or_none(SECRETS, ref.name, secret_namespace)
+    if secret is None:
+        raise InstanceProblem("CredentialsError", f"Secret {secret_namespace}/{ref.name} not found")
+    keys = ref.effective_keys
+    username, password = _decode(secret, keys.username), _decode(secret, keys.password)
+    for key, value in ((keys.username, username), (keys.password, password)):
+        if not value:
+            raise InstanceProblem("CredentialsError", f"Secret {secret_namespace}/{ref.name} has no key {key!r}")
+    assert username is not None and password is not None
+
+    tls = spec.tls
+    material = TLSMaterial()
+    if tls is not None and tls.enabled and tls.secret_ref is not None:
+        tls_secret = await client.get_or_none(SECRETS, tls.secret_ref.name, secret_namespace)
+        if tls_secret is None:
+            raise InstanceProblem("TLSConfigError", f"TLS Secret {secret_namespace}/{tls.secret_ref.name} not found")
+        tls_keys = tls.secret_ref.effective_keys
+        material = TLSMaterial(
+            ca_pem=_decode(tls_secret, tls_keys.ca),
+            cert_pem=_decode(tls_secret, tls_keys.cert or "tls.crt"),
+            key_pem=_decode(tls_secret, tls_keys.key or "tls.key"),
+        )
+    mode = effective_tls_mode(
+        spec.engine,
+        tls_enabled=bool(tls and tls.enabled),
+        tls_mode=tls.mode if tls else None,
+        postgres_ssl_mode=(spec.postgres.ssl_mode if spec.postgres else None) or spec.connection.ssl_mode,
+        mysql_tls=spec.mysql.tls if spec.mysql else None,
+        clickhouse_secure=spec.clickhouse.secure if spec.clickhouse else None,
+    )
+    if mode.verifies_chain and tls is not None and tls.secret_ref is not None and not material.ca_pem:
+        raise InstanceProblem("TLSConfigError", f"the TLS Secret has no CA under {tls.secret_ref.effective_keys.ca!r}")
+    postgres = spec.postgres
+    return ConnectionSettings(
+        engine=spec.engine,
+        host=spec.connection.host,
+        port=spec.connection.port,
+        username=username,
+        password=password,
+        database=spec.connection.database or DEFAULT_ADMIN_DATABASE[spec.engine],
+        tls_mode=mode,
+        tls=material,
+        connect_timeout=float(postgres.connect_timeout) if postgres else 10.0,
+        statement_timeout=postgres.statement_timeout if postgres else None,
+        application_name=postgres.application_name if postgres else "db-provision-operator",
+    )
+
+
+@dataclass(frozen=True)
+class ResolvedInstance:
+    """A Ready instance a dependent may talk to, with the instance's own spec and engine."""
+
+    target: InstanceTarget
+    raw: dict[str, Any]
+    spec: DatabaseInstanceSpec
+
+    @property
+    def engine(self) -> str:
+        return self.spec.engine
+
+    @property
+    def name(self) -> str:
+        return self.target.key.name
+
+
+def gate(target: InstanceTarget, instances: Store, cluster_instances: Store) -> tuple[ResolvedInstance | None, str]:
+    """behaviour.md 4: the instance a dependent needs, or None and the InstanceNotReady message naming it."""
+    raw = lookup(target, instances, cluster_instances)
+    if raw is None:
+        return None, f"instance {target.store_key} not found"
+    if not instance_is_ready(raw):
+        phase = (raw.get("status") or {}).get("phase") or "Pending"
+        return None, f"instance {target.store_key} is {phase}"
+    model = (CLUSTER_INSTANCE if target.key.kind == CLUSTER_INSTANCE.kind else INSTANCE).model.model_validate(raw)
+    return ResolvedInstance(target, raw, model.spec), ""

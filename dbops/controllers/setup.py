@@ -1,0 +1,91 @@
+"""Registers every implemented controller with the manager: primary kind, secondary watches, predicates, workers.
+
+Which changes wake which reconcile follows runtime.md section 7. The instance kinds reconcile on spec and annotation
+changes of their own objects (status-only updates never wake them, which is what keeps a healthy instance quiet) and
+on their own timers.
+"""
+
+from __future__ import annotations
+
+from dbops.api.kinds import by_kind
+from dbops.controllers import annotations as ann
+from dbops.controllers.context import OperatorContext, resource_of
+from dbops.controllers.database import DatabaseReconciler
+from dbops.controllers.instance import InstanceReconciler
+from dbops.runtime import (
+    ControllerSpec,
+    Predicate,
+    Watch,
+    all_of,
+    any_of,
+    condition_became_true,
+    condition_is_true,
+    generation_changed,
+    index_keys,
+    spec_or_annotations,
+)
+from dbops.runtime.cache import Obj
+
+PRIMARY: Predicate = spec_or_annotations(ann.WATCHED_ANNOTATIONS, (ann.OPERATOR_INSTANCE_ID,))
+"""Spec (generation), deletion, the annotations the operator reads, and the partition label."""
+
+
+INSTANCE_INDEX = "instance"
+INSTANCE_BECAME_USABLE: Predicate = any_of(
+    condition_became_true("Ready"), all_of(generation_changed, condition_is_true("Ready"))
+)
+"""behaviour.md 6.4: dependents wake when the instance's Ready turns True, or its spec changes while Ready."""
+
+
+def instance_index_value(obj: Obj) -> list[str]:
+    """Index value of a dependent: the instance it points at, as `Kind/namespace/name`."""
+    spec = obj.get("spec") or {}
+    if ref := spec.get("clusterInstanceRef"):
+        return [f"ClusterDatabaseInstance//{ref.get('name')}"]
+    if ref := spec.get("instanceRef"):
+        namespace = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace") or ""
+        return [f"DatabaseInstance/{namespace}/{ref.get('name')}"]
+    return []
+
+
+def instance_value(obj: Obj) -> list[str]:
+    meta = obj.get("metadata") or {}
+    return [f"{obj.get('kind')}/{meta.get('namespace') or ''}/{meta.get('name')}"]
+
+
+def instance_watches(ctx: OperatorContext, dependent_kind: str) -> list[Watch]:
+    """Watches that wake `dependent_kind` objects when their instance becomes usable (through an index)."""
+    store = ctx.store(by_kind(dependent_kind))
+    if INSTANCE_INDEX not in store.indexer_names:
+        store.add_indexer(INSTANCE_INDEX, instance_index_value)
+    mapper = index_keys(store, INSTANCE_INDEX, instance_value)
+    return [
+        Watch(resource_of(by_kind(kind)), mapper, predicates=(INSTANCE_BECAME_USABLE,))
+        for kind in ("DatabaseInstance", "ClusterDatabaseInstance")
+    ]
+
+
+def register_controllers(ctx: OperatorContext) -> None:
+    """Add the controllers of this build to the manager."""
+    for kind in ("DatabaseInstance", "ClusterDatabaseInstance"):
+        info = by_kind(kind)
+        name = info.kind.lower()
+        ctx.manager.add_controller(
+            ControllerSpec(
+                name=name,
+                resource=resource_of(info),
+                reconciler=InstanceReconciler(ctx, kind),
+                predicates=(PRIMARY,),
+                max_concurrency=ctx.config.workers(name),
+            )
+        )
+    ctx.manager.add_controller(
+        ControllerSpec(
+            name="database",
+            resource=resource_of(by_kind("Database")),
+            reconciler=DatabaseReconciler(ctx),
+            predicates=(PRIMARY,),
+            watches=instance_watches(ctx, "Database"),
+            max_concurrency=ctx.config.workers("database"),
+        )
+    )
