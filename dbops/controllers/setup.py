@@ -12,7 +12,9 @@ from dbops.controllers import annotations as ann
 from dbops.controllers.context import OperatorContext, resource_of
 from dbops.controllers.database import DatabaseReconciler
 from dbops.controllers.instance import InstanceReconciler
+from dbops.controllers.user import UserReconciler
 from dbops.runtime import (
+    SECRETS,
     ControllerSpec,
     Predicate,
     Watch,
@@ -22,6 +24,8 @@ from dbops.runtime import (
     condition_is_true,
     generation_changed,
     index_keys,
+    label_keys,
+    spec_error_backoff,
     spec_or_annotations,
 )
 from dbops.runtime.cache import Obj
@@ -77,6 +81,7 @@ def register_controllers(ctx: OperatorContext) -> None:
                 reconciler=InstanceReconciler(ctx, kind),
                 predicates=(PRIMARY,),
                 max_concurrency=ctx.config.workers(name),
+                rate_limiter=spec_error_backoff(),
             )
         )
     ctx.manager.add_controller(
@@ -87,5 +92,22 @@ def register_controllers(ctx: OperatorContext) -> None:
             predicates=(PRIMARY,),
             watches=instance_watches(ctx, "Database"),
             max_concurrency=ctx.config.workers("database"),
+            rate_limiter=spec_error_backoff(),
+        )
+    )
+    managed_secrets = Watch(
+        SECRETS,
+        label_keys(ann.USER_LABEL, ann.USER_NAMESPACE_LABEL),
+        label_selector=f"{ann.MANAGED_BY}={ann.MANAGED_BY_VALUE}",
+    )
+    ctx.manager.add_controller(
+        ControllerSpec(
+            name="databaseuser",
+            resource=resource_of(by_kind("DatabaseUser")),
+            reconciler=UserReconciler(ctx),
+            predicates=(PRIMARY,),
+            watches=[*instance_watches(ctx, "DatabaseUser"), managed_secrets],
+            max_concurrency=ctx.config.workers("databaseuser"),
+            rate_limiter=spec_error_backoff(),
         )
     )

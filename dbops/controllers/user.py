@@ -1,0 +1,464 @@
+"""DatabaseUser: password source, account existence, apply, credentials Secret, deletion (behaviour.md 8).
+
+The credentials Secret is the user's contract with applications, so its lifecycle is strict: a Secret that does not
+carry this user's labels is never overwritten (SecretConflict); a deleted or emptied Secret gets a new password that
+is set on the server first (SecretRegenerated), so the old password stops working; a template edit or a new instance
+endpoint rewrites it once (SecretUpdated). Not yet in this build: rotation and drift (issue 6), the legacy
+managed-password migration, and the ownership pre-check's status block (the drop itself reassigns and drops what
+the account owns).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+from dbops.api.kinds import by_kind
+from dbops.api.user import DatabaseUser
+from dbops.config import parse_duration
+from dbops.controllers import annotations as ann
+from dbops.controllers.base import KindReconciler, Obj, StatusDraft
+from dbops.controllers.context import OperatorContext, adapter_for, resource_of
+from dbops.controllers.credentials import (
+    SECRET_KIND_LABEL,
+    SOURCE_SUFFIX,
+    DesiredSecret,
+    belongs_to,
+    credentials_data,
+    differences,
+    merge_patch_for,
+    ownership_labels,
+    stored_value,
+)
+from dbops.controllers.deletion import Dependent, run_gates
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, ResolvedInstance, gate, target_of
+from dbops.engines.base import EngineError
+from dbops.engines.connection import ConnectionFailure
+from dbops.engines.errors import InvalidSpec
+from dbops.metrics import metric_namespace
+from dbops.runtime import SECRETS, NotFound, Result, TransientError, owner_reference, remove_finalizer
+from dbops.secrets.naming import credentials_secret_name
+from dbops.secrets.password import PasswordPolicy, generate_password
+from dbops.secrets.template import SecretTemplateData, TemplateError
+
+GRANT_KINDS = ("DatabaseGrant", "ClusterDatabaseGrant")
+
+
+class SpecProblem(Exception):
+    """A permanent problem with the object (reason is the Ready reason); woken only by a change."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class UserReconciler(KindReconciler[DatabaseUser]):
+    """Reconciles DatabaseUser objects on every engine through the instance's adapter."""
+
+    def __init__(self, ctx: OperatorContext) -> None:
+        super().__init__(ctx, by_kind("DatabaseUser"))
+        self.instances = ctx.store(INSTANCE)
+        self.cluster_instances = ctx.store(CLUSTER_INSTANCE)
+        self._applied_source: dict[str, str] = {}
+        """existingPasswordSecret resourceVersion last set on the server, per user (a restart sets it once more)."""
+
+    # Names ------------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def secret_location(obj: DatabaseUser) -> tuple[str, str]:
+        """Credentials Secret name and namespace (behaviour.md 8.2)."""
+        config = obj.spec.password_secret
+        name = config.secret_name if config and config.secret_name else credentials_secret_name(obj.spec.username)
+        namespace = (config.secret_namespace if config else None) or obj.metadata.namespace or ""
+        return name, namespace
+
+    def drift_interval(self, obj: DatabaseUser, instance: ResolvedInstance) -> float:
+        for policy in (obj.spec.drift_policy, instance.spec.drift_policy):
+            if policy is not None and policy.interval:
+                try:
+                    return parse_duration(policy.interval)
+                except ValueError:
+                    continue
+        return self.ctx.config.default_drift_interval
+
+    def _operation(self, operation: str, engine: str, namespace: str, ok: bool) -> None:
+        status = "success" if ok else "failure"
+        self.ctx.metrics.user_operations.labels(operation, engine, status, namespace).inc()
+
+    # Reconcile --------------------------------------------------------------------------------------------------
+
+    async def sync(self, obj: DatabaseUser, raw: Obj, rid: str) -> Result | None:
+        spec, name = obj.spec, obj.metadata.name or ""
+        namespace = metric_namespace(obj.metadata.namespace)
+        draft = self.draft(raw)
+        target = target_of(spec, obj.metadata.namespace)
+        instance, waiting = gate(target, self.instances, self.cluster_instances)
+        if instance is None:
+            draft.set(phase="Pending", message=waiting)
+            draft.condition("Ready", False, "InstanceNotReady", waiting)
+            await self.write_status(raw, draft, rid)
+            self._publish(obj, draft, target.key.name)
+            return None
+        secret_name, secret_namespace = self.secret_location(obj)
+        request_key = f"{obj.metadata.namespace}/{name}"
+        try:
+            password, source, source_version = await self._password(obj, secret_name, secret_namespace)
+            adapter = await adapter_for(self.ctx, instance)
+            fields = adapter.unsupported_user_fields(spec, None)
+            self._options(raw, draft, rid, fields, instance.engine)
+            async with self.ctx.servers.operation(instance.target.key):
+                observed = await adapter.observe_account(spec.username)
+                created_at = (draft.before.get("user") or {}).get("createdAt")
+                fresh = observed is None or not created_at
+                secret_event = None
+                if observed is None:
+                    await adapter.create_account(spec, password=password, comment=None)
+                    self._operation("create", instance.engine, namespace, True)
+                    verb = "Recreated" if created_at else "Created"
+                    tail = "; it had disappeared from the server" if created_at else ""
+                    self.normal(raw, "Created", f"{verb} user {spec.username} on instance {instance.name}{tail}")
+                    secret_event = "SecretCreated"
+                elif not created_at:
+                    await adapter.set_password(spec.username, password)
+                    self._operation("create", instance.engine, namespace, True)
+                    self.ctx.metrics.adoptions.labels("DatabaseUser", "success", namespace).inc()
+                    self.normal(
+                        raw,
+                        "Created",
+                        f"Took over existing account {spec.username} on instance {instance.name}; its password was set",
+                    )
+                    secret_event = "SecretCreated"
+                elif source == "generated":
+                    await adapter.set_password(spec.username, password)
+                    secret_event = "SecretRegenerated"
+                elif source == "existing-secret" and self._applied_source.get(request_key) != source_version:
+                    await adapter.set_password(spec.username, password)
+                if fresh:
+                    draft.set(user={"username": spec.username, "createdAt": _now()})
+                if fresh or draft.before.get("observedGeneration") != obj.metadata.generation:
+                    current = await adapter.observe_account(spec.username)
+                    if current is not None:
+                        await adapter.apply_account(spec, current)
+                        if not fresh:
+                            self._operation("update", instance.engine, namespace, True)
+            await self._ensure_secret(
+                obj, raw, rid, instance, secret_name, secret_namespace, password, source, secret_event
+            )
+        except SpecProblem as problem:
+            return await self._failed(obj, raw, draft, rid, problem.reason, str(problem), instance.name)
+        except TemplateError as error:
+            return await self._failed(obj, raw, draft, rid, "SecretTemplateError", str(error), instance.name)
+        except InvalidSpec as error:
+            return await self._failed(obj, raw, draft, rid, "InvalidSpec", f"{error.field}: {error}", instance.name)
+        except (EngineError, ConnectionFailure) as error:
+            self._operation(
+                "create" if not (draft.before.get("user") or {}).get("createdAt") else "update",
+                instance.engine,
+                namespace,
+                False,
+            )
+            draft.set(phase="Failed", message=str(error))
+            draft.condition("Ready", False, "ReconcileFailed", str(error))
+            previous = draft.previous_condition("Synced") or {}
+            if previous.get("message") != str(error):
+                self.warning(raw, "ReconcileFailed", f"DatabaseUser {name}: {error}", rid)
+            draft.condition("Synced", False, "ReconcileFailed", str(error))
+            await self.write_status(raw, draft, rid)
+            self._publish(obj, draft, instance.name)
+            raise TransientError(str(error)) from None
+
+        if source == "existing-secret":
+            self._applied_source[request_key] = source_version
+        secret_status = {"name": secret_name, "namespace": secret_namespace}
+        draft.set(
+            phase="Ready",
+            message="User is ready",
+            observedGeneration=obj.metadata.generation,
+            secret={**(draft.before.get("secret") or {}), **secret_status},
+        )
+        if not draft.data.get("user"):
+            draft.set(user={"username": spec.username})
+        draft.condition("Synced", True, "ReconcileSuccess", "spec applied")
+        draft.condition("Ready", True, "ReconcileSuccess", "User is ready")
+        await self.write_status(raw, draft, rid)
+        self._publish(obj, draft, instance.name)
+        return Result(requeue_after=self.drift_interval(obj, instance))
+
+    async def _failed(
+        self, obj: DatabaseUser, raw: Obj, draft: StatusDraft, rid: str, reason: str, message: str, instance: str
+    ) -> Result | None:
+        """A permanent failure: phase Failed, one ReconcileFailed event per distinct problem, no timed requeue."""
+        previous = draft.previous_condition("Ready") or {}
+        if previous.get("reason") != reason or previous.get("message") != message:
+            self.warning(raw, "ReconcileFailed", f"DatabaseUser {obj.metadata.name}: {message}", rid)
+        draft.set(phase="Failed", message=message)
+        draft.condition("Ready", False, reason, message)
+        await self.write_status(raw, draft, rid)
+        self._publish(obj, draft, instance)
+        return None
+
+    async def _password(self, obj: DatabaseUser, secret_name: str, secret_namespace: str) -> tuple[str, str, str]:
+        """The password, where it came from (existing-secret, source, credentials or generated, 8.2) and, for an
+        existingPasswordSecret, that Secret's resourceVersion (to set a changed value on the server once)."""
+        spec = obj.spec
+        existing = spec.existing_password_secret
+        if existing is not None:
+            namespace = existing.namespace or obj.metadata.namespace
+            secret = await self.ctx.client.get_or_none(SECRETS, existing.name, namespace)
+            value = stored_value(secret, existing.key)
+            if value is None:
+                raise SpecProblem(
+                    "SecretNotFound", f"Secret {namespace}/{existing.name} key {existing.key!r} not found"
+                )
+            return value, "existing-secret", str(((secret or {}).get("metadata") or {}).get("resourceVersion"))
+        templated = bool(
+            spec.password_secret and spec.password_secret.secret_template and spec.password_secret.secret_template.data
+        )
+        if templated:
+            source = await self.ctx.client.get_or_none(SECRETS, secret_name + SOURCE_SUFFIX, secret_namespace)
+            if (value := stored_value(source, "password")) is not None:
+                return value, "source", ""
+        else:
+            credentials = await self.ctx.client.get_or_none(SECRETS, secret_name, secret_namespace)
+            if credentials is not None and belongs_to(
+                credentials, obj.metadata.name or "", obj.metadata.namespace or ""
+            ) and (value := stored_value(credentials, "password")) is not None:
+                return value, "credentials", ""
+        config = spec.password_secret
+        policy = PasswordPolicy(
+            length=config.length if config else 32,
+            include_special_chars=config.include_special_chars if config else True,
+            exclude_chars=(config.exclude_chars or "") if config else "",
+        )
+        return generate_password(policy), "generated", ""
+
+    async def _ensure_secret(
+        self,
+        obj: DatabaseUser,
+        raw: Obj,
+        rid: str,
+        instance: ResolvedInstance,
+        name: str,
+        namespace: str,
+        password: str,
+        source: str,
+        event: str | None,
+    ) -> None:
+        """Create or update the credentials Secret (and the password-source Secret of the template layout)."""
+        spec, user = obj.spec, obj.metadata.name or ""
+        user_namespace = obj.metadata.namespace or ""
+        existing_ref = spec.existing_password_secret
+        if (
+            existing_ref is not None
+            and existing_ref.name == name
+            and (existing_ref.namespace or user_namespace) == namespace
+        ):
+            return  # it names the credentials Secret itself: nothing is written (8.2)
+        template = spec.password_secret.secret_template if spec.password_secret else None
+        tls = instance.spec.tls
+        values = SecretTemplateData(
+            username=spec.username,
+            password=password,
+            host=instance.spec.connection.host,
+            port=instance.spec.connection.port,
+            database=instance.spec.admin_database,
+            ssl_mode=tls.mode if tls and tls.enabled else "",
+            namespace=user_namespace,
+            name=user,
+        )
+        data = credentials_data(template.data if template else None, values)
+        owner = owner_reference(raw) if namespace == user_namespace else None
+        labels = ownership_labels(user, user_namespace, namespace) | dict((template.labels if template else None) or {})
+        desired = DesiredSecret(
+            name=name,
+            namespace=namespace,
+            type=template.type if template else "Opaque",
+            data=data,
+            labels=labels,
+            annotations=dict((template.annotations if template else None) or {}),
+            owner=owner,
+        )
+        if template and template.data and source != "existing-secret":
+            await self._ensure_source_secret(desired, password, user, user_namespace, owner)
+        client = self.ctx.client
+        stored = await client.get_or_none(SECRETS, name, namespace)
+        if stored is None:
+            await client.create(SECRETS, desired.body(), namespace)
+            reason = event or ("SecretRegenerated" if source == "generated" else "SecretCreated")
+            verb = "Regenerated the password and wrote" if reason == "SecretRegenerated" else "Created"
+            self.normal(raw, reason, f"{verb} credentials Secret {namespace}/{name} for user {spec.username}")
+            return
+        if not belongs_to(stored, user, user_namespace):
+            raise SpecProblem(
+                "SecretConflict", f"Secret {namespace}/{name} exists and does not belong to DatabaseUser {user}"
+            )
+        changes = differences(stored, desired)
+        if not changes:
+            return
+        if "type" in changes:
+            await client.delete(SECRETS, name, namespace)
+            await client.create(SECRETS, desired.body(), namespace)
+            self.normal(
+                raw, "SecretUpdated", f"Credentials Secret {namespace}/{name} recreated because its type changed"
+            )
+            return
+        await client.patch(SECRETS, name, merge_patch_for(stored, desired), namespace)
+        if event == "SecretRegenerated" or source == "generated":
+            self.normal(
+                raw,
+                "SecretRegenerated",
+                f"Regenerated the password of user {spec.username} and rewrote Secret {namespace}/{name}",
+            )
+        else:
+            self.normal(raw, "SecretUpdated", f"Updated credentials Secret {namespace}/{name}: {', '.join(changes)}")
+
+    async def _ensure_source_secret(
+        self, credentials: DesiredSecret, password: str, user: str, user_namespace: str, owner: Obj | None
+    ) -> None:
+        labels = ownership_labels(user, user_namespace, credentials.namespace) | {SECRET_KIND_LABEL: "password-source"}
+        desired = DesiredSecret(
+            name=credentials.name + SOURCE_SUFFIX,
+            namespace=credentials.namespace,
+            type="Opaque",
+            data={"password": password.encode()},
+            labels=labels,
+            owner=owner,
+        )
+        stored = await self.ctx.client.get_or_none(SECRETS, desired.name, desired.namespace)
+        if stored is None:
+            await self.ctx.client.create(SECRETS, desired.body(), desired.namespace)
+        elif differences(stored, desired):
+            await self.ctx.client.patch(SECRETS, desired.name, merge_patch_for(stored, desired), desired.namespace)
+
+    def _options(self, raw: Obj, draft: StatusDraft, rid: str, fields: list[str], engine: str) -> None:
+        previous = draft.previous_condition("OptionsHonored") or {}
+        if fields:
+            listed = ", ".join(sorted(fields))
+            if previous.get("reason") != "UnsupportedOption" or previous.get("message") != listed:
+                self.warning(
+                    raw,
+                    "UnsupportedOption",
+                    f"DatabaseUser {raw['metadata']['name']}: not applied on {engine}: {listed}",
+                    rid,
+                )
+            draft.condition("OptionsHonored", False, "UnsupportedOption", listed)
+        else:
+            draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")
+
+    def _publish(self, obj: DatabaseUser, draft: StatusDraft, instance: str) -> None:
+        metrics, name = self.ctx.metrics, obj.metadata.name or ""
+        namespace = metric_namespace(obj.metadata.namespace)
+        metrics.info.set(
+            metrics.user_info,
+            (namespace, name),
+            {
+                "user": name,
+                "namespace": namespace,
+                "instance_ref": instance,
+                "username": obj.spec.username,
+                "phase": draft.phase or "Pending",
+            },
+        )
+        metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
+
+    # Deletion ---------------------------------------------------------------------------------------------------
+
+    def dependents(self, obj: DatabaseUser) -> list[Dependent]:
+        found = []
+        for kind in GRANT_KINDS:
+            info = by_kind(kind)
+            for grant in self.ctx.store(info).list():
+                ref = (grant.get("spec") or {}).get("userRef") or {}
+                grant_ns = grant["metadata"].get("namespace") or ""
+                if (
+                    ref.get("name") == obj.metadata.name
+                    and (ref.get("namespace") or grant_ns) == obj.metadata.namespace
+                ):
+                    found.append(Dependent(kind, grant_ns, grant["metadata"]["name"], resource_of(info)))
+        return sorted(found)
+
+    async def finalize(self, obj: DatabaseUser, raw: Obj, rid: str) -> Result | None:
+        annotations = obj.metadata.annotations
+        waiting = await run_gates(
+            self,
+            raw,
+            rid,
+            protected=ann.is_true(annotations, ann.DELETION_PROTECTION),
+            protection_hint=f"remove the {ann.DELETION_PROTECTION} annotation",
+            dependents=self.dependents(obj),
+        )
+        if waiting is not None:
+            return waiting
+        spec, name = obj.spec, obj.metadata.name or ""
+        force = ann.is_true(annotations, ann.FORCE_DELETE)
+        policy = annotations.get(ann.DELETION_POLICY, "Delete")
+        namespace = metric_namespace(obj.metadata.namespace)
+        draft = self.draft(raw)
+        if policy != "Delete":
+            self.normal(
+                raw,
+                "Deleted",
+                f"Released DatabaseUser {name}; account {spec.username} kept on the server (deletion-policy {policy})",
+            )
+        else:
+            target = target_of(spec, obj.metadata.namespace)
+            instance, waiting_message = gate(target, self.instances, self.cluster_instances)
+            try:
+                if instance is None:
+                    raise EngineError(waiting_message)
+                adapter = await adapter_for(self.ctx, instance)
+                async with self.ctx.servers.operation(instance.target.key):
+                    if not force:
+                        owned = await adapter.owned_objects(spec.username)
+                        if owned:
+                            listed = ", ".join(
+                                sorted(
+                                    f"{o.database}.{o.schema}.{o.name}" if o.schema else f"{o.database}.{o.name}"
+                                    for o in owned
+                                )[:10]
+                            )
+                            message = f"{spec.username} owns {len(owned)} objects: {listed}"
+                            if (draft.previous_condition("Ready") or {}).get("message") != message:
+                                self.warning(
+                                    raw,
+                                    "DeletionBlocked",
+                                    f"Deletion of DatabaseUser {name} is blocked: {message}; reassign or drop them, "
+                                    f"or annotate {ann.FORCE_DELETE}=true",
+                                    rid,
+                                )
+                            draft.set(phase="Failed", message=message)
+                            draft.condition("Ready", False, "OwnershipBlocks", message)
+                            await self.write_status(raw, draft, rid)
+                            return Result(requeue_after=30)
+                    await adapter.drop_account(spec.username)
+            except (EngineError, ConnectionFailure) as error:
+                self._operation("delete", instance.engine if instance else "unknown", namespace, False)
+                previous = draft.previous_condition("Ready") or {}
+                if previous.get("reason") != "DeleteFailed" or previous.get("message") != str(error):
+                    suffix = "; finalizer removed because force-delete is set" if force else ""
+                    self.warning(raw, "DeleteFailed", f"Failed to drop user {spec.username}: {error}{suffix}", rid)
+                if not force:
+                    draft.set(phase="Deleting", message=str(error))
+                    draft.condition("Ready", False, "DeleteFailed", str(error))
+                    await self.write_status(raw, draft, rid)
+                    return Result(requeue_after=30)
+            else:
+                self._operation("delete", instance.engine, namespace, True)
+                self.normal(raw, "Deleted", f"Dropped user {spec.username} from instance {instance.name}")
+        secret_name, secret_namespace = self.secret_location(obj)
+        if secret_namespace != obj.metadata.namespace:  # no owner reference across namespaces
+            for secret in (secret_name, secret_name + SOURCE_SUFFIX):
+                with contextlib.suppress(NotFound):
+                    await self.ctx.client.delete(SECRETS, secret, secret_namespace)
+        self.forget(obj.metadata.namespace, name)
+        await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
+        return None
+
+    def forget(self, namespace: str | None, name: str) -> None:
+        metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
+        metrics.info.forget(metrics.user_info, (label_namespace, name))
+        metrics.resources.forget(self.info.kind, label_namespace, name)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
