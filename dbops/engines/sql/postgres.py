@@ -27,6 +27,7 @@ __all__ = [
     "INFINITY",
     "LIST_VALUED_PARAMETERS",
     "POSTGRES",
+    "ROLE_ATTRIBUTE_FIELDS",
     "DatabaseOptions",
     "PgDialect",
     "PgPassword",
@@ -38,6 +39,7 @@ __all__ = [
     "alter_database_tablespace",
     "alter_extension_version",
     "alter_role",
+    "alter_role_attributes",
     "alter_role_password",
     "alter_schema_owner",
     "cockroach_unsupported_database_fields",
@@ -54,6 +56,7 @@ __all__ = [
     "drop_owned",
     "drop_role",
     "grant_membership",
+    "list_parameter_elements",
     "reassign_owned",
     "redact",
     "reset_role",
@@ -546,3 +549,80 @@ def revoke_all_on_database(database: str, role: str) -> str:
 def drop_role(role: str) -> str:
     """DROP ROLE IF EXISTS … — on the admin database, after the per-database cleanup."""
     return f"DROP ROLE IF EXISTS {pg_ident(role, 'role')}"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Changing only some role attributes (additions for the adapter)
+
+#: The attribute names of :class:`RoleAttributes`, in the order their clauses are emitted.
+ROLE_ATTRIBUTE_FIELDS: Final = (
+    "login",
+    "superuser",
+    "create_db",
+    "create_role",
+    "inherit",
+    "replication",
+    "bypass_rls",
+    "connection_limit",
+    "valid_until",
+)
+
+
+def _attribute_clause(attrs: RoleAttributes, name: str, dialect: PgDialect) -> str | None:
+    """The clause of one attribute, or None when the dialect has no such clause (or the value is "not managed")."""
+    flags = {
+        "login": ("LOGIN", True),
+        "superuser": ("SUPERUSER", not dialect.cockroach),
+        "create_db": ("CREATEDB", True),
+        "create_role": ("CREATEROLE", True),
+        "inherit": ("INHERIT", not dialect.cockroach),
+        "replication": ("REPLICATION", dialect.role_replication),
+        "bypass_rls": ("BYPASSRLS", dialect.role_bypass_rls),
+    }
+    if name in flags:
+        keyword, supported = flags[name]
+        if not supported:
+            return None
+        return keyword if getattr(attrs, name) else "NO" + keyword
+    if name == "connection_limit":
+        if attrs.connection_limit is None or not dialect.role_connection_limit:
+            return None
+        return "CONNECTION LIMIT " + _conn_limit(attrs.connection_limit, "spec.postgres.connectionLimit")
+    if name == "valid_until":
+        return None if attrs.valid_until is None else _valid_until(attrs.valid_until)
+    raise ValueError(f"unknown role attribute {name!r}")
+
+
+def alter_role_attributes(
+    name: str,
+    attrs: RoleAttributes,
+    fields: Sequence[str],
+    *,
+    dialect: PgDialect = POSTGRES,
+    field: str = "spec.username",
+) -> str | None:
+    """ALTER ROLE … WITH only the attributes named in ``fields`` (names from :data:`ROLE_ATTRIBUTE_FIELDS`).
+
+    Why not always :func:`alter_role`: PostgreSQL refuses an ALTER ROLE that merely *mentions* SUPERUSER, REPLICATION
+    or BYPASSRLS (even NOSUPERUSER on a role that is not one) unless the session is a superuser, and the admin of
+    engines.md 1.6 is a CREATEROLE non-superuser. Sending only the attributes that differ works for that admin and
+    is also the "one ALTER per differing attribute" of drift correction. Returns None when no clause remains
+    (nothing named, or only attributes the dialect lacks).
+    """
+    unknown = [f for f in fields if f not in ROLE_ATTRIBUTE_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown role attributes {unknown!r}")
+    ordered = [f for f in ROLE_ATTRIBUTE_FIELDS if f in fields]
+    clauses = [c for c in (_attribute_clause(attrs, f, dialect) for f in ordered) if c is not None]
+    if not clauses:
+        return None
+    return f"ALTER ROLE {pg_ident(name, field)} WITH " + " ".join(clauses)
+
+
+def list_parameter_elements(value: str) -> list[str]:
+    """The elements a list-valued parameter value stands for, as :func:`set_role_parameter` sends them.
+
+    Also reads the server's stored form back (``pg_db_role_setting`` keeps ``"$user", public``), so a desired
+    value and a stored one can be compared element by element.
+    """
+    return _list_elements(value)

@@ -26,18 +26,23 @@ __all__ = [
     "DATABASE_COMMENT",
     "DATABASE_PRIVILEGES",
     "DATABASE_SIZE",
+    "DATABASE_SIZES",
+    "DATABASE_SIZE_PERMITTED",
     "DEFAULT_PRIVILEGES",
     "EXCLUDED_DATABASES",
     "EXCLUDED_ROLES",
     "EXCLUDED_ROLE_PREFIXES",
     "EXTENSIONS",
     "FUNCTION_PRIVILEGES",
+    "HAS_PRIVILEGES_OF_ROLE",
     "LIST_DATABASES",
     "LIST_ROLES",
     "OBJECTS_OWNED_BY",
     "PASSWORD_ENCRYPTION",
+    "PING",
     "ROLE_ATTRIBUTES",
     "ROLE_COMMENT",
+    "ROLE_DEPENDENCY_DATABASES",
     "ROLE_MEMBERSHIPS",
     "ROLE_SETTINGS",
     "SCHEMAS",
@@ -56,15 +61,18 @@ __all__ = [
     "database_comment",
     "database_privileges",
     "database_size",
+    "database_size_permitted",
     "databases_owned_by",
     "databases_with_dependencies",
     "default_privileges",
     "function_privileges",
+    "has_privileges_of_role",
     "is_excluded_database",
     "is_excluded_role",
     "objects_owned_by",
     "role_attributes",
     "role_comment",
+    "role_dependency_databases",
     "role_memberships",
     "role_settings",
     "schema_privileges",
@@ -421,3 +429,64 @@ def cockroach_show_grants_on_table(schema: str, table: str, grantee: str) -> str
 def cockroach_show_grants_on_role(grantee: str) -> str:
     """Role memberships of ``grantee`` (``SHOW GRANTS ON ROLE … FOR …`` lists the roles granted to it)."""
     return f"SHOW GRANTS ON ROLE FOR {pg_ident(grantee, 'grantee')}"
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Additions for the adapter: sizes without permission errors, dependency databases, role privileges of the admin
+
+#: The trivial query that verifies a new database accepts sessions (behaviour.md 7.4).
+PING: Final = "SELECT 1"
+
+#: ``pg_database_size`` raises "permission denied" unless the session may CONNECT to the database or holds
+#: ``pg_read_all_stats``; one such database must not fail the whole size collection (behaviour.md 6.5), so the size
+#: is NULL for those instead.
+_SIZE_IF_PERMITTED = """\
+CASE WHEN pg_catalog.has_database_privilege(d.oid, 'CONNECT') OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')
+     THEN pg_catalog.pg_database_size(d.oid) END"""
+
+#: Size in bytes of every database, in one query; ``size_bytes`` is NULL where the admin may not read it.
+DATABASE_SIZES: Final = f"""\
+SELECT d.datname AS name,
+       {_SIZE_IF_PERMITTED} AS size_bytes
+FROM pg_catalog.pg_database d
+ORDER BY d.datname"""
+
+#: :data:`DATABASE_SIZE` that gives NULL instead of an error where the admin may not read the size.
+DATABASE_SIZE_PERMITTED: Final = f"""\
+SELECT {_SIZE_IF_PERMITTED} AS size_bytes
+FROM pg_catalog.pg_database d
+WHERE d.datname = $1"""
+
+#: Databases where ``pg_shdepend`` lists role $1, whether they accept connections (the per-database lookup and
+#: cleanup of engines.md 2.5 need a session there), and whether the role *owns* something there (deptype ``o``)
+#: rather than only holding privileges or default ACLs.
+ROLE_DEPENDENCY_DATABASES: Final = """\
+SELECT d.datname AS database,
+       d.datallowconn AS allow_connections,
+       bool_or(s.deptype = 'o') AS owns_objects
+FROM pg_catalog.pg_shdepend s
+JOIN pg_catalog.pg_database d ON d.oid = s.dbid
+JOIN pg_catalog.pg_roles r ON r.oid = s.refobjid
+WHERE s.refclassid = 'pg_catalog.pg_authid'::regclass AND r.rolname = $1
+GROUP BY d.datname, d.datallowconn
+ORDER BY d.datname"""
+
+#: Whether the session user has the privileges of role $1 (member with inheritance, or superuser): what REASSIGN
+#: OWNED, DROP OWNED, ALTER DATABASE on a database owned by $1, and acting FOR ROLE $1 need. No row when the role does
+#: not exist.
+HAS_PRIVILEGES_OF_ROLE: Final = """\
+SELECT pg_catalog.pg_has_role(r.oid, 'USAGE') AS has_privileges
+FROM pg_catalog.pg_roles r
+WHERE r.rolname = $1"""
+
+
+def database_size_permitted(database: str) -> CatalogQuery:
+    return DATABASE_SIZE_PERMITTED, (database,)
+
+
+def role_dependency_databases(role: str) -> CatalogQuery:
+    return ROLE_DEPENDENCY_DATABASES, (role,)
+
+
+def has_privileges_of_role(role: str) -> CatalogQuery:
+    return HAS_PRIVILEGES_OF_ROLE, (role,)

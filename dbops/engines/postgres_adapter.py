@@ -1,0 +1,517 @@
+"""The PostgreSQL engine adapter: databases and login accounts on a PostgreSQL server (engines.md 2).
+
+It owns one `PostgresServer` (pooled sessions per database) and only ever executes statements returned by the pure
+builders of `dbops.engines.sql`; catalog reads bind every name as a parameter. Each operation first builds every
+statement it may need, so a bad spec value fails with `InvalidSpec` naming the field before any SQL runs; server
+failures become redacted `EngineError`s (`postgres_errors`), and `ConnectionFailure` passes through.
+
+The admin account of engines.md 1.6 is not a superuser. PostgreSQL (15 as much as 16+) only lets it create a
+database owned by another role, re-own databases and schemas, set default privileges FOR ROLE another role, and
+REASSIGN/DROP OWNED of another role when it has that role's privileges; the adapter therefore grants itself
+membership in such a role just before it needs it (`_ensure_privileges_of`). CREATEROLE allows that on 15; on 16+ it
+works for roles the admin created (it holds their admin option), which is what engines.md 1.6 prescribes.
+
+Auto-ownership (`postgres.ownership`) is not implemented here yet; it is reported by
+`unsupported_database_fields` and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+
+from dbops.api.database import DatabaseSpec
+from dbops.api.user import DatabaseUserSpec
+from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase, OwnedObject
+from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, ServerInfo
+from dbops.engines.postgres import STATEMENT_SECONDS, ConnectionObserver, PostgresServer
+from dbops.engines.postgres_errors import server_errors
+from dbops.engines.postgres_mapping import (
+    ATTRIBUTE_KEYS,
+    attribute_differences,
+    char_value,
+    database_config,
+    database_options,
+    default_privilege_acl_code,
+    desired_memberships,
+    major_version,
+    observed_role_attributes,
+    role_attributes,
+    setting_matches,
+    split_settings,
+    stored_setting,
+    unsupported_database_fields,
+    unsupported_user_fields,
+    user_config,
+)
+from dbops.engines.postgres_plan import DefaultPrivilegeStep, ExtensionStep, SchemaStep, plan_database
+from dbops.engines.sql import postgres as sql
+from dbops.engines.sql import postgres_catalog as catalog
+from dbops.engines.sql.quoting import pg_ident
+
+__all__ = ["LONG_SECONDS", "PostgresAdapter"]
+
+LONG_SECONDS = 600.0
+"""Limit for long statements: creating (copying a template) or dropping a database, moving it to another
+tablespace, reassigning ownership (behaviour.md 2: 10 min)."""
+
+
+class PostgresAdapter:
+    """`EngineAdapter` for PostgreSQL; see the module docstring. One per instance, shared by every controller."""
+
+    engine = "postgres"
+
+    def __init__(self, settings: ConnectionSettings, observer: ConnectionObserver | None = None) -> None:
+        self.settings = settings
+        self._server = PostgresServer(settings, observer)
+        self._major: int | None = None
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return f"PostgresAdapter(host={s.host!r}, port={s.port}, username={s.username!r}, database={s.database!r})"
+
+    @property
+    def server(self) -> PostgresServer:
+        """The server handle, for callers with in-database work of their own (grants, initSQL) on the same pools."""
+        return self._server
+
+    @property
+    def admin(self) -> str:
+        return self.settings.username
+
+    # Plumbing ----------------------------------------------------------------------------------------------------
+
+    async def _fetch(self, query: catalog.CatalogQuery, *, database: str | None = None) -> list[Any]:
+        text, params = query
+        with server_errors():
+            return await self._server.fetch(text, *params, database=database)
+
+    async def _fetchval(self, query: catalog.CatalogQuery, *, database: str | None = None) -> Any:
+        text, params = query
+        with server_errors():
+            return await self._server.fetchval(text, *params, database=database)
+
+    async def _execute(
+        self,
+        statements: Sequence[str],
+        *,
+        database: str | None = None,
+        seconds: float = STATEMENT_SECONDS,
+        secrets: Sequence[str | None] = (),
+    ) -> None:
+        if not statements:
+            return
+        with server_errors([s for s in secrets if s], seconds=seconds):
+            await self._server.execute_all(statements, database=database, seconds=seconds)
+
+    async def _dialect(self) -> sql.PgDialect:
+        """The PostgreSQL dialect for the server's major version (read once, refreshed by `check`)."""
+        if self._major is None:
+            self._major = int(await self._fetchval((catalog.SERVER_VERSION_NUM, ()))) // 10000
+        return sql.PgDialect(major_version=self._major)
+
+    async def _ensure_privileges_of(self, role: str | None) -> None:
+        """Make the admin able to act as `role` (engines.md 1.6): grant itself membership when it lacks it.
+
+        Nothing happens for the admin itself, a predefined `pg_*` role (they cannot be, or must not be, granted this
+        way: `pg_database_owner` has no explicit members), a missing role (the statement that follows reports that),
+        or a role whose privileges the admin already has (member with inheritance, or superuser).
+        """
+        if role is None or role == self.admin or role.startswith("pg_"):
+            return
+        rows = await self._fetch(catalog.has_privileges_of_role(role))
+        if not rows or rows[0]["has_privileges"]:
+            return
+        await self._execute([sql.grant_membership(role, self.admin)])
+
+    async def _password(self, password: str) -> sql.PgPassword:
+        """A SCRAM verifier when the server stores SCRAM (engines.md 1.5), else the plaintext literal."""
+        encryption = await self._fetchval((catalog.PASSWORD_ENCRYPTION, ()))
+        if str(encryption).lower() == "scram-sha-256":
+            return sql.PgPassword.scram(password)
+        return sql.PgPassword.plaintext(password)
+
+    # Server ------------------------------------------------------------------------------------------------------
+
+    async def check(self) -> ServerInfo:
+        """A fresh session, a ping and the version query; also refreshes the major version used for the dialect."""
+        with server_errors():
+            info = await self._server.check()
+        try:
+            self._major = major_version(info.version)
+        except ValueError:
+            self._major = None
+        return info
+
+    async def close(self) -> None:
+        await self._server.close()
+
+    # Databases ---------------------------------------------------------------------------------------------------
+
+    def unsupported_database_fields(self, spec: DatabaseSpec, server: ServerInfo | None) -> list[str]:
+        """engines.md 1.7 has no PostgreSQL Database row; see `postgres_mapping.unsupported_database_fields` for what
+        is still reported (other engines' blocks, auto-ownership until it is implemented)."""
+        return unsupported_database_fields(spec)
+
+    async def observe_database(self, name: str) -> ObservedDatabase | None:
+        """pg_database attributes, size and comment; extensions and schemas read inside the database when it
+        allows connections (left empty otherwise: nobody can connect, the operator included)."""
+        pg_ident(name, "spec.name")  # a longer name would be truncated by the server and match another database
+        rows = await self._fetch(catalog.database_attributes(name))
+        if not rows:
+            return None
+        row = rows[0]
+        size = await self._fetchval(catalog.database_size_permitted(name))
+        comment = await self._fetchval(catalog.database_comment(name))
+        extensions: dict[str, str] = {}
+        schemas: dict[str, str] = {}
+        if row["allow_connections"]:
+            extensions, schemas = await self._in_database_state(name)
+        return ObservedDatabase(
+            name=row["name"],
+            owner=row["owner"],
+            encoding=row["encoding"],
+            collation=row["lc_collate"],
+            ctype=row["lc_ctype"],
+            connection_limit=row["connection_limit"],
+            is_template=row["is_template"],
+            allow_connections=row["allow_connections"],
+            tablespace=row["tablespace"],
+            size_bytes=size,
+            comment=comment,
+            extensions=extensions,
+            schemas=schemas,
+        )
+
+    async def _in_database_state(self, name: str) -> tuple[dict[str, str], dict[str, str]]:
+        extensions = await self._fetch((catalog.EXTENSIONS, ()), database=name)
+        schemas = await self._fetch((catalog.SCHEMAS, ()), database=name)
+        return (
+            {r["name"]: r["version"] for r in extensions},
+            {r["name"]: r["owner"] for r in schemas},
+        )
+
+    async def create_database(self, spec: DatabaseSpec, *, owner: str | None, comment: str | None) -> None:
+        """One CREATE DATABASE on the admin database with every creation option, then the tracking comment.
+
+        The TABLESPACE clause is left out when the template already lives in the requested tablespace (the result
+        is the same, and naming `pg_default` needs CREATE on it, which only superusers hold by default).
+        """
+        config = database_config(spec)
+        sql.create_database(database_options(spec, owner))  # every option checked before any SQL
+        comment_sql = sql.comment_on_database(spec.name, comment) if comment is not None else None
+        template = await self._fetch(catalog.database_attributes(config.template))
+        same_tablespace = bool(template) and template[0]["tablespace"] == config.tablespace
+        statement = sql.create_database(database_options(spec, owner, tablespace=not same_tablespace))
+        await self._ensure_privileges_of(owner)
+        await self._execute([statement], seconds=LONG_SECONDS)
+        if comment_sql is not None:
+            await self._execute([comment_sql])
+
+    async def set_database_comment(self, name: str, comment: str | None) -> None:
+        """Write (or with None remove) the resource-tracking comment of a database (api.md 5.7).
+
+        Not in the protocol: a Retain deletion removes the tracking text, and a take-over writes it.
+        """
+        pg_ident(name, "spec.name")
+        statement = sql.comment_on_database(name, comment)
+        rows = await self._fetch(catalog.database_attributes(name))
+        if rows:
+            await self._ensure_privileges_of(rows[0]["owner"])
+        await self._execute([statement])
+
+    async def verify_database(self, name: str) -> None:
+        """`SELECT 1` in a session to the database. A session the server refuses (database not there yet, or not
+        accepting connections) is an EngineError, so the Database stays Creating; failures of the instance itself
+        (authentication, TLS, unreachable, timeout) pass through as ConnectionFailure."""
+        pg_ident(name, "spec.name")
+        try:
+            await self._fetchval((catalog.PING, ()), database=name)
+        except ConnectionFailure as failure:
+            if failure.category is not FailureCategory.SERVER_ERROR:
+                raise
+            raise EngineError(str(failure)) from None
+
+    async def apply_database(self, spec: DatabaseSpec, observed: ObservedDatabase, *, owner: str | None) -> list[str]:
+        """behaviour.md 7.5 for PostgreSQL, in this order: connection limit, is-template, tablespace, owner;
+        allowConnections back to true when needed; inside the database schemas (created with their owner, else the
+        database owner; an explicit schema owner is enforced), extensions (created, or updated to the listed
+        version) and default privileges of the database owner; allowConnections false last. Nothing is dropped.
+
+        While the database refuses connections (and is to keep refusing them) the in-database items are skipped:
+        the controller reports them as waiting (`ConnectionsDisallowed`).
+        """
+        plan = plan_database(spec, owner=owner, admin=self.admin)  # every statement built: InvalidSpec before SQL
+        name = spec.name
+        changed: list[str] = []
+        steps = plan.server_steps(observed)
+        if steps:
+            await self._ensure_privileges_of(observed.owner)
+        for step in steps:
+            if step is plan.tablespace:
+                await self._server.close_database(name)  # moving needs no sessions, ours included
+            if step is plan.owner:
+                await self._ensure_privileges_of(owner)
+            await self._execute([step.statement], seconds=LONG_SECONDS)
+            changed.append(step.field)
+        current_owner = owner if owner is not None else observed.owner
+
+        allow = plan.allow_connections
+        connectable = observed.allow_connections is not False
+        if allow.value and not connectable:
+            await self._ensure_privileges_of(current_owner)
+            await self._execute([allow.statement])
+            changed.append(allow.field)
+            connectable = True
+        if connectable:
+            in_database = _InDatabase(self, name, current_owner)
+            changed += await in_database.schemas(plan.schemas)
+            changed += await in_database.extensions(plan.extensions)
+            changed += await in_database.default_privileges(plan.default_privileges, plan.granted_by)
+        if not allow.value and observed.allow_connections is not False:
+            await self._ensure_privileges_of(current_owner)
+            await self._execute([allow.statement])
+            await self._server.close_database(name)  # no in-database work while connections are refused
+            changed.append(allow.field)
+        return changed
+
+    async def drop_database(self, name: str) -> None:
+        """Close our pool on it, end the other sessions (best effort: superuser sessions need a superuser), then DROP
+        DATABASE IF EXISTS … WITH (FORCE) on 13+ (unmarking a template first). A missing database is not an error."""
+        pg_ident(name, "spec.name")
+        rows = await self._fetch(catalog.database_attributes(name))
+        await self._server.close_database(name)
+        if not rows:
+            return
+        statements = sql.drop_database(name, await self._dialect(), is_template=bool(rows[0]["is_template"]))
+        await self._ensure_privileges_of(rows[0]["owner"])
+        with suppress(EngineError):  # best effort: FORCE ends what it may, and the drop reports what is left
+            await self._fetch(catalog.terminate_sessions(name))
+        await self._execute(statements, seconds=LONG_SECONDS)
+
+    async def database_sizes(self) -> dict[str, int]:
+        """Every database's size in one query; databases whose size the admin may not read are left out."""
+        rows = await self._fetch((catalog.DATABASE_SIZES, ()))
+        return {r["name"]: int(r["size_bytes"]) for r in rows if r["size_bytes"] is not None}
+
+    # Login accounts ----------------------------------------------------------------------------------------------
+
+    def unsupported_user_fields(self, spec: DatabaseUserSpec, server: ServerInfo | None) -> list[str]:
+        """engines.md 1.7 PostgreSQL and "All" rows (dual-password, non-Kubernetes Secret formats) plus other
+        engines' blocks."""
+        return unsupported_user_fields(spec)
+
+    async def observe_account(self, username: str) -> ObservedAccount | None:
+        """pg_roles attributes under the spec's names (plus `defaultRole` from the per-role `role` setting), direct
+        memberships, the other per-role settings that apply in every database, and the comment."""
+        pg_ident(username, "spec.username")
+        rows = await self._fetch(catalog.role_attributes(username))
+        if not rows:
+            return None
+        attributes = observed_role_attributes(rows[0])
+        setting_rows = await self._fetch(catalog.role_settings(username))
+        settings, default_role = split_settings(r["setting"] for r in setting_rows)
+        attributes["defaultRole"] = default_role
+        memberships = await self._fetch(catalog.role_memberships(username))
+        comment = await self._fetchval(catalog.role_comment(username))
+        return ObservedAccount(
+            name=rows[0]["name"],
+            attributes=attributes,
+            member_of=frozenset(r["role"] for r in memberships),
+            settings=settings,
+            comment=comment,
+        )
+
+    def _account_statements(self, spec: DatabaseUserSpec, password: sql.PgPassword, comment: str | None) -> list[str]:
+        config = user_config(spec)
+        memberships = desired_memberships(spec)
+        statements = [
+            sql.create_role(
+                spec.username, role_attributes(spec), password=password, in_roles=[m.role for m in memberships]
+            )
+        ]
+        if config.default_role is not None:
+            statements.append(sql.set_default_role(spec.username, config.default_role))
+        statements += sql.set_role_parameters(spec.username, config.config_parameters or {})
+        if comment is not None:
+            statements.append(sql.comment_on_role(spec.username, comment))
+        return statements
+
+    async def create_account(self, spec: DatabaseUserSpec, *, password: str, comment: str | None) -> None:
+        """CREATE ROLE with LOGIN (unless `login: false`), every attribute, the password (a SCRAM verifier when the
+        server stores SCRAM) and IN ROLE for `roles`, `inRoles` and `defaultRole`; then the default role, the
+        configuration parameters and the tracking comment."""
+        self._account_statements(spec, sql.PgPassword.plaintext(password), comment)  # checks, password included
+        secret = await self._password(password)
+        statements = self._account_statements(spec, secret, comment)
+        await self._execute(statements, secrets=(password, secret.text))
+
+    async def apply_account(self, spec: DatabaseUserSpec, observed: ObservedAccount) -> list[str]:
+        """ALTER ROLE with the attributes that differ (only those: a non-superuser admin may not even mention
+        SUPERUSER/REPLICATION/BYPASSRLS), then missing memberships, the default role and configuration parameters
+        that differ. Nothing is removed. Returns the changed field paths."""
+        config = user_config(spec)
+        attrs = role_attributes(spec)
+        differing = attribute_differences(attrs, observed.attributes)
+        alter = sql.alter_role_attributes(spec.username, attrs, differing) if differing else None
+        grants = [(sql.grant_membership(m.role, spec.username), m) for m in desired_memberships(spec)]
+        default_role = (
+            sql.set_default_role(spec.username, config.default_role) if config.default_role is not None else None
+        )
+        parameters = config.config_parameters or {}
+        settings = [(k, sql.set_role_parameter(spec.username, k, parameters[k])) for k in sorted(parameters)]
+
+        changed: list[str] = []
+        if alter is not None:
+            await self._execute([alter])
+            changed += [f"spec.postgres.{ATTRIBUTE_KEYS[f]}" for f in differing]
+        for statement, membership in grants:
+            if membership.role not in observed.member_of:
+                await self._execute([statement])
+                changed.append(membership.field)
+        if default_role is not None and observed.attributes.get("defaultRole") != config.default_role:
+            await self._execute([default_role])
+            changed.append("spec.postgres.defaultRole")
+        for key, statement in settings:
+            if not setting_matches(key, parameters[key], stored_setting(observed.settings, key)):
+                await self._execute([statement])
+                changed.append(f"spec.postgres.configParameters.{key}")
+        return list(dict.fromkeys(changed))
+
+    async def set_password(self, username: str, password: str) -> None:
+        """ALTER ROLE … PASSWORD with a SCRAM verifier (or the literal when the server does not store SCRAM)."""
+        sql.alter_role_password(username, sql.PgPassword.plaintext(password))  # checks before any SQL
+        secret = await self._password(password)
+        await self._execute([sql.alter_role_password(username, secret)], secrets=(password, secret.text))
+
+    async def set_account_comment(self, username: str, comment: str | None) -> None:
+        """Write (or with None remove) the resource-tracking comment of a role (api.md 5.7); not in the protocol."""
+        pg_ident(username, "spec.username")
+        await self._execute([sql.comment_on_role(username, comment)])
+
+    async def owned_objects(self, username: str) -> list[OwnedObject]:
+        """engines.md 2.5: databases the role owns, then, in every database where pg_shdepend says it owns something,
+        the named tables, views, sequences, functions, procedures, schemas and types.
+
+        A database that refuses connections cannot be looked into; it is reported as one entry of kind `unknown`
+        named `*`, so an ownership pre-check still blocks rather than passing on what it could not see.
+        """
+        pg_ident(username, "spec.username")
+        out = [
+            OwnedObject(database=r["database"], schema=None, kind="database", name=r["database"])
+            for r in await self._fetch(catalog.databases_owned_by(username))
+        ]
+        for row in await self._fetch(catalog.role_dependency_databases(username)):
+            database = row["database"]
+            if not row["owns_objects"]:
+                continue
+            if not row["allow_connections"]:
+                out.append(OwnedObject(database=database, schema=None, kind="unknown", name="*"))
+                continue
+            for obj in await self._fetch(catalog.objects_owned_by(username), database=database):
+                out.append(OwnedObject(database=database, schema=obj["schema"], kind=obj["type"], name=obj["name"]))
+        return out
+
+    async def drop_account(self, username: str) -> None:
+        """REASSIGN OWNED BY … TO <admin> and DROP OWNED BY … in the admin database (shared objects: databases it
+        owns, database privileges) and in every other database where pg_shdepend lists the role, then DROP ROLE IF
+        EXISTS. Databases refusing connections are skipped; the DROP ROLE then names what is left there."""
+        pg_ident(username, "spec.username")
+        cleanup = [sql.reassign_owned(username, self.admin), sql.drop_owned(username)]
+        drop = sql.drop_role(username)
+        if not await self._fetch(catalog.role_attributes(username)):
+            return
+        await self._ensure_privileges_of(username)
+        await self._execute(cleanup, seconds=LONG_SECONDS)
+        for row in await self._fetch(catalog.role_dependency_databases(username)):
+            if row["allow_connections"] and row["database"] != self.settings.database:
+                await self._execute(cleanup, database=row["database"], seconds=LONG_SECONDS)
+        await self._execute([drop], seconds=LONG_SECONDS)
+
+
+class _InDatabase:
+    """The in-database part of `apply_database`: reads the database's state once, acts on the differences.
+
+    The admin's membership in the database owner is ensured once, before the first write (creating schemas or
+    extensions needs CREATE on the database, which the owner has).
+    """
+
+    def __init__(self, adapter: PostgresAdapter, database: str, owner: str | None) -> None:
+        self._adapter = adapter
+        self._database = database
+        self._owner = owner
+        self._ready = False
+        self._state: tuple[dict[str, str], dict[str, str]] | None = None
+
+    async def _state_now(self) -> tuple[dict[str, str], dict[str, str]]:
+        if self._state is None:
+            self._state = await self._adapter._in_database_state(self._database)
+        return self._state
+
+    async def _run(self, statement: str, *, acting_for: Sequence[str | None] = ()) -> None:
+        if not self._ready:
+            await self._adapter._ensure_privileges_of(self._owner)
+            self._ready = True
+        for role in acting_for:
+            await self._adapter._ensure_privileges_of(role)
+        await self._adapter._execute([statement], database=self._database)
+
+    async def schemas(self, steps: Sequence[SchemaStep]) -> list[str]:
+        if not steps:
+            return []
+        _, observed = await self._state_now()
+        changed: list[str] = []
+        for step in steps:
+            current = observed.get(step.name)
+            if current is None:
+                await self._run(step.create, acting_for=[step.owner])
+            elif step.reown is not None and current != step.owner:
+                await self._run(step.reown, acting_for=[current, step.owner])
+            else:
+                continue
+            observed[step.name] = step.owner
+            changed.append(step.field)
+        return changed
+
+    async def extensions(self, steps: Sequence[ExtensionStep]) -> list[str]:
+        if not steps:
+            return []
+        observed, _ = await self._state_now()
+        changed: list[str] = []
+        for step in steps:
+            installed = observed.get(step.name)
+            if installed is None:
+                await self._run(step.create)
+            elif step.update is not None and installed != step.version:
+                await self._run(step.update)
+            else:
+                continue
+            observed[step.name] = step.version if step.version is not None else (installed or "")
+            changed.append(step.field)
+        return changed
+
+    async def default_privileges(self, steps: Sequence[DefaultPrivilegeStep], granted_by: str) -> list[str]:
+        changed: list[str] = []
+        held: dict[str, list[Any]] = {}
+        for step in steps:
+            dp = step.desired
+            if dp.role not in held:
+                held[dp.role] = await self._adapter._fetch(catalog.default_privileges(dp.role), database=self._database)
+            code = default_privilege_acl_code(dp.object_type)
+            have = {
+                r["privilege_type"]
+                for r in held[dp.role]
+                if r["granted_by"] == granted_by and r["schema"] == dp.schema and char_value(r["object_type"]) == code
+            }
+            if dp.privileges <= have:
+                continue
+            await self._run(step.grant, acting_for=[granted_by])
+            changed.append(step.field)
+        return changed
+
+
+if TYPE_CHECKING:
+
+    def _conforms(adapter: PostgresAdapter) -> EngineAdapter:
+        return adapter  # `mypy dbops` proves the class satisfies the protocol the registry casts it to
