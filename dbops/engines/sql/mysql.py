@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_MYSQL",
     "MAX_LOCK_VALUE",
     "MYSQL_NATIVE",
+    "NATIVE_HASH",
     "PLUGINS",
     "SHA256",
     "STRIP_NO_BACKSLASH_ESCAPES",
@@ -49,6 +50,7 @@ __all__ = [
     "create_metadata_table",
     "create_role",
     "create_user",
+    "create_user_from_hash",
     "delete_tracking",
     "detect_dialect",
     "discard_old_password",
@@ -462,6 +464,33 @@ def create_user(
     sql = "CREATE USER IF NOT EXISTS " + account.sql(dialect, field)
     if password is not None:
         sql += " " + _identified(password, opts.auth_plugin, dialect)
+    return sql + " " + " ".join(_option_clauses(opts, dialect))
+
+
+#: A ``mysql_native_password`` authentication string: ``*`` and 40 upper-case hex digits (SHA1(SHA1(password))).
+NATIVE_HASH: Final = re.compile(r"\*[0-9A-F]{40}")
+
+
+def create_user_from_hash(
+    account: Account,
+    native_hash: str,
+    opts: AccountOptions,
+    dialect: MySQLDialect = DEFAULT_MYSQL,
+    *,
+    field: str = "spec.username",
+) -> str:
+    """CREATE USER IF NOT EXISTS … IDENTIFIED WITH mysql_native_password AS '<hash>' and every setting.
+
+    How a host added to ``allowedHosts`` gets "the same password" when the plaintext is not at hand: the stored
+    hash of an existing host entry is copied. Only ``mysql_native_password`` hashes qualify (printable, and the
+    same for every host); other plugins' strings embed binary salts. The hash is password-equivalent for that
+    plugin, so callers treat it as a secret.
+    """
+    if NATIVE_HASH.fullmatch(native_hash) is None:
+        raise ValueError("not a mysql_native_password hash")
+    sql = "CREATE USER IF NOT EXISTS " + account.sql(dialect, field)
+    sql += f" IDENTIFIED WITH {MYSQL_NATIVE} AS " + mysql_literal(native_hash, "password")
+    opts = replace(opts, auth_plugin=MYSQL_NATIVE)
     return sql + " " + " ".join(_option_clauses(opts, dialect))
 
 

@@ -29,6 +29,7 @@ from dbops.engines.sql.privileges import MYSQL_PRIVILEGE_LEVELS, MySQLLevel
 
 __all__ = [
     "ACCOUNT_HOSTS",
+    "AUTHENTICATION",
     "AUTH_PLUGINS",
     "COLUMN_PRIVILEGES",
     "DATABASE_PRIVILEGES",
@@ -118,6 +119,8 @@ SESSIONS_OF_USER: Final = (
 # Accounts (engines.md 4.5)
 
 ACCOUNT_HOSTS: Final = "SELECT Host AS host FROM mysql.user WHERE User = %s"
+#: The stored authentication of one host entry (password-equivalent for some plugins: never logged).
+AUTHENTICATION: Final = "SELECT plugin, authentication_string AS auth FROM mysql.user WHERE User = %s AND Host = %s"
 
 _MYSQL_ACCOUNT = (
     "SELECT Host AS host, plugin, ssl_type, max_questions, max_updates, max_connections, max_user_connections, "

@@ -31,6 +31,7 @@ __all__ = [
     "MySQLGrantEntry",
     "Privilege",
     "PrivilegeDiff",
+    "entry_for",
     "escape_db_pattern",
     "expand_entry",
     "grant_entry",
@@ -278,6 +279,24 @@ def expand_entry(entry: MySQLGrantEntry, *, field: str = "") -> frozenset[Privil
     if plan.with_grant_option:
         out.add(Privilege(level.value, db, name, "", GRANT_OPTION))
     return frozenset(out)
+
+
+def entry_for(privilege: Privilege) -> MySQLGrantEntry:
+    """The grant entry that grants (or, rendered as REVOKE, removes) exactly one privilege tuple — what drift
+    correction sends for each missing or extra item. ``GRANT OPTION`` becomes USAGE WITH GRANT OPTION."""
+    level = MySQLLevel(privilege.level)
+    grant_option = privilege.privilege == GRANT_OPTION
+    name = privilege.name or None
+    return MySQLGrantEntry(
+        level=level,
+        privileges=["USAGE" if grant_option else privilege.privilege],
+        database=privilege.database or None,
+        table=name if level in (MySQLLevel.TABLE, MySQLLevel.COLUMN) else None,
+        columns=(privilege.column,) if level is MySQLLevel.COLUMN else (),
+        procedure=name if level is MySQLLevel.PROCEDURE else None,
+        function=name if level is MySQLLevel.FUNCTION else None,
+        with_grant_option=grant_option,
+    )
 
 
 @dataclass(frozen=True)

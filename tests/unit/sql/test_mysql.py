@@ -28,6 +28,7 @@ from dbops.engines.sql.mysql import (
     create_metadata_table,
     create_role,
     create_user,
+    create_user_from_hash,
     delete_tracking,
     detect_dialect,
     discard_old_password,
@@ -50,6 +51,7 @@ from dbops.engines.sql.mysql import (
     upsert_tracking,
     with_plugins,
 )
+from dbops.engines.sql.redact import redact
 from tests.unit.sql.mysql_lexer import bare, quoted
 
 MYSQL_57 = MySQLDialect(version=(5, 7, 44))
@@ -510,3 +512,16 @@ def test_role_statements_keep_names_quoted(role: str, user: str, host: str) -> N
 def test_session_settings_keep_values_quoted(value: str) -> None:
     assert quoted(set_session_sql_mode(value)) == [value]
     assert bare(set_session_sql_mode(value)) == ["SET", "SESSION", "sql_mode", "="]
+
+
+def test_create_user_from_a_native_hash() -> None:
+    digest = "*" + "A1" * 20
+    assert create_user_from_hash(Account("app", "10.%"), digest, FULL, DEFAULT_MARIADB) == (
+        f"CREATE USER IF NOT EXISTS 'app'@'10.%' IDENTIFIED WITH mysql_native_password AS '{digest}' REQUIRE X509 "
+        "WITH MAX_QUERIES_PER_HOUR 1 MAX_UPDATES_PER_HOUR 2 MAX_CONNECTIONS_PER_HOUR 3 MAX_USER_CONNECTIONS 4 "
+        "ACCOUNT LOCK"
+    )
+    for bad in ("$A$005$salt", "*" + "a1" * 20, "*' OR '1"):
+        with pytest.raises(ValueError, match="not a mysql_native_password hash"):
+            create_user_from_hash(APP, bad, FULL)
+    assert redact(create_user_from_hash(APP, digest, FULL)).count(digest) == 0

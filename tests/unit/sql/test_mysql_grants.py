@@ -13,6 +13,7 @@ from dbops.engines.sql.mysql_grants import (
     LEVEL_ALL,
     MySQLGrantEntry,
     Privilege,
+    entry_for,
     escape_db_pattern,
     expand_entry,
     grant_entry,
@@ -216,3 +217,20 @@ def test_grant_statements_keep_every_name_quoted(db: str, table: str, column: st
 @given(st.text(st.one_of(_NASTY, _BMP), max_size=30))
 def test_db_pattern_escaping_is_invertible(name: str) -> None:
     assert unescape_db_pattern(escape_db_pattern(name)) == name
+
+
+@pytest.mark.parametrize(
+    ("privilege", "statement"),
+    [
+        (P("global", "", "", "PROCESS"), "GRANT PROCESS ON *.* TO 'app'@'%'"),
+        (P("database", "a_b", "", "SELECT"), "GRANT SELECT ON `a\\_b`.* TO 'app'@'%'"),
+        (P("table", "d", "t", GRANT_OPTION), "GRANT USAGE ON `d`.`t` TO 'app'@'%' WITH GRANT OPTION"),
+        (P("column", "d", "t", "UPDATE", "c"), "GRANT UPDATE (`c`) ON `d`.`t` TO 'app'@'%'"),
+        (P("procedure", "d", "p", "EXECUTE"), "GRANT EXECUTE ON PROCEDURE `d`.`p` TO 'app'@'%'"),
+        (P("function", "d", "f", "ALTER ROUTINE"), "GRANT ALTER ROUTINE ON FUNCTION `d`.`f` TO 'app'@'%'"),
+    ],
+)
+def test_entry_for_one_privilege_round_trips(privilege: Privilege, statement: str) -> None:
+    entry = entry_for(privilege)
+    assert grant_entry(entry, APP[:1]) == [statement]
+    assert expand_entry(entry) == {privilege}

@@ -1,0 +1,32 @@
+"""The registry finds an adapter for every engine of the MySQL, ClickHouse and CockroachDB families (issue 7)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dbops.engines.clickhouse import ClickHouseAdapter
+from dbops.engines.cockroach import CockroachAdapter
+from dbops.engines.connection import ConnectionSettings
+from dbops.engines.mysql import MySQLAdapter
+from dbops.engines.registry import InstanceKey, ServerRegistry, adapter_factory
+
+
+@pytest.mark.parametrize(
+    ("engine", "cls"),
+    [
+        ("mysql", MySQLAdapter),
+        ("mariadb", MySQLAdapter),
+        ("clickhouse", ClickHouseAdapter),
+        ("cockroachdb", CockroachAdapter),
+    ],
+)
+async def test_registry_builds_the_adapter(engine: str, cls: type) -> None:
+    assert adapter_factory(engine) is cls
+    settings = ConnectionSettings(engine=engine, host="h", port=1, username="u", password="p", database="d")
+    registry = ServerRegistry()
+    adapter = await registry.adapter(InstanceKey("DatabaseInstance", "ns", "i"), settings)
+    try:
+        assert isinstance(adapter, cls) and adapter.settings is settings
+        assert adapter.engine == engine
+    finally:
+        await registry.close()
