@@ -20,7 +20,7 @@ from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
 from dbops.controllers.deletion import Dependent, run_gates
-from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, ResolvedInstance, gate, target_of
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
 from dbops.engines.base import EngineAdapter, EngineError, ObservedDatabase
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
@@ -38,6 +38,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         super().__init__(ctx, by_kind("Database"))
         self.instances = ctx.store(INSTANCE)
         self.cluster_instances = ctx.store(CLUSTER_INSTANCE)
+        self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
 
     # Helpers ----------------------------------------------------------------------------------------------------
 
@@ -109,7 +110,7 @@ class DatabaseReconciler(KindReconciler[Database]):
             await self.write_status(raw, draft, rid)
             self._publish(obj, draft, instance.name)
             return None  # permanent: woken by a spec change
-        except (EngineError, ConnectionFailure) as error:
+        except (EngineError, ConnectionFailure, InstanceProblem) as error:
             draft.set(phase="Failed", message=str(error))
             draft.condition("Ready", False, "ReconcileFailed", str(error))
             self._fail_once(raw, draft, rid, "ReconcileFailed", str(error), f"Database {name}: apply failed: {error}")
@@ -165,7 +166,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         started = time.monotonic()
         try:
             await adapter.create_database(spec, owner=spec.owner, comment=None)
-        except (EngineError, ConnectionFailure) as error:
+        except (EngineError, ConnectionFailure, InstanceProblem) as error:
             self._operation("create", instance.engine, namespace, False, started)
             draft.set(phase="Failed", message=str(error))
             draft.condition("Ready", False, "CreateFailed", str(error))
@@ -243,9 +244,9 @@ class DatabaseReconciler(KindReconciler[Database]):
 
     def dependents(self, obj: Database) -> list[Dependent]:
         found = []
-        for kind in GRANT_KINDS:
+        for kind, store in self.grant_stores.items():
             info = by_kind(kind)
-            for raw in self.ctx.store(info).list(obj.metadata.namespace):
+            for raw in store.list(obj.metadata.namespace):
                 ref = (raw.get("spec") or {}).get("databaseRef") or {}
                 if (
                     ref.get("name") == obj.metadata.name
@@ -290,7 +291,7 @@ class DatabaseReconciler(KindReconciler[Database]):
                 await self.write_status(raw, draft, rid)
                 return Result(requeue_after=60)
         else:
-            instance, waiting_message = gate(target, self.instances, self.cluster_instances)
+            instance, waiting_message = gate(target, self.instances, self.cluster_instances, for_cleanup=True)
             started = time.monotonic()
             try:
                 if instance is None:
@@ -298,7 +299,7 @@ class DatabaseReconciler(KindReconciler[Database]):
                 adapter = await adapter_for(self.ctx, instance)
                 async with self.ctx.servers.operation(instance.target.key):
                     await adapter.drop_database(spec.name)
-            except (EngineError, ConnectionFailure) as error:
+            except (EngineError, ConnectionFailure, InstanceProblem) as error:
                 engine = instance.engine if instance else "unknown"
                 self._operation("delete", engine, namespace, False, started)
                 suffix = "; finalizer removed because force-delete is set" if force else ""

@@ -71,6 +71,9 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
     def __init__(self, ctx: Any, kind: str) -> None:
         super().__init__(ctx, by_kind(kind))
         self._failures: dict[str, int] = {}
+        kinds = DEPENDENT_KINDS + (CLUSTER_DEPENDENT_KINDS if kind == "ClusterDatabaseInstance" else ())
+        self.dependent_stores = {k: ctx.store(by_kind(k)) for k in kinds}
+        """Caches scanned for dependents on deletion; registered here, before the manager starts its informers."""
 
     def key_of(self, raw: Obj) -> InstanceKey:
         meta = raw["metadata"]
@@ -226,11 +229,10 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
 
     def dependents(self, key: InstanceKey) -> list[Dependent]:
         """Resources in every namespace that resolve to this instance (api.md 3.2)."""
-        kinds = DEPENDENT_KINDS + (CLUSTER_DEPENDENT_KINDS if key.kind == "ClusterDatabaseInstance" else ())
         found: list[Dependent] = []
-        for kind in kinds:
+        for kind, store in self.dependent_stores.items():
             info = by_kind(kind)
-            for raw in self.ctx.store(info).list():
+            for raw in store.list():
                 spec = raw.get("spec") or {}
                 if not ({"instanceRef", "clusterInstanceRef"} & spec.keys()):
                     continue

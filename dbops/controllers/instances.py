@@ -149,12 +149,18 @@ class ResolvedInstance:
         return self.target.key.name
 
 
-def gate(target: InstanceTarget, instances: Store, cluster_instances: Store) -> tuple[ResolvedInstance | None, str]:
-    """behaviour.md 4: the instance a dependent needs, or None and the InstanceNotReady message naming it."""
+def gate(
+    target: InstanceTarget, instances: Store, cluster_instances: Store, *, for_cleanup: bool = False
+) -> tuple[ResolvedInstance | None, str]:
+    """behaviour.md 4: the instance a dependent needs, or None and the InstanceNotReady message naming it.
+
+    `for_cleanup` accepts an instance in any phase: a dependent being deleted must still be able to drop its
+    object while its instance is itself waiting (DependenciesExist) for that dependent to go, or neither could.
+    """
     raw = lookup(target, instances, cluster_instances)
     if raw is None:
         return None, f"instance {target.store_key} not found"
-    if not instance_is_ready(raw):
+    if not for_cleanup and not instance_is_ready(raw):
         phase = (raw.get("status") or {}).get("phase") or "Pending"
         return None, f"instance {target.store_key} is {phase}"
     model = (CLUSTER_INSTANCE if target.key.kind == CLUSTER_INSTANCE.kind else INSTANCE).model.model_validate(raw)

@@ -31,7 +31,7 @@ from dbops.controllers.credentials import (
     stored_value,
 )
 from dbops.controllers.deletion import Dependent, run_gates
-from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, ResolvedInstance, gate, target_of
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
@@ -59,6 +59,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         super().__init__(ctx, by_kind("DatabaseUser"))
         self.instances = ctx.store(INSTANCE)
         self.cluster_instances = ctx.store(CLUSTER_INSTANCE)
+        self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
         self._applied_source: dict[str, str] = {}
         """existingPasswordSecret resourceVersion last set on the server, per user (a restart sets it once more)."""
 
@@ -142,7 +143,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                         if not fresh:
                             self._operation("update", instance.engine, namespace, True)
             await self._ensure_secret(
-                obj, raw, rid, instance, secret_name, secret_namespace, password, source, secret_event
+                obj, raw, rid, instance, secret_name, secret_namespace, password, source, secret_event, fresh
             )
         except SpecProblem as problem:
             return await self._failed(obj, raw, draft, rid, problem.reason, str(problem), instance.name)
@@ -150,7 +151,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             return await self._failed(obj, raw, draft, rid, "SecretTemplateError", str(error), instance.name)
         except InvalidSpec as error:
             return await self._failed(obj, raw, draft, rid, "InvalidSpec", f"{error.field}: {error}", instance.name)
-        except (EngineError, ConnectionFailure) as error:
+        except (EngineError, ConnectionFailure, InstanceProblem) as error:
             self._operation(
                 "create" if not (draft.before.get("user") or {}).get("createdAt") else "update",
                 instance.engine,
@@ -215,14 +216,19 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             spec.password_secret and spec.password_secret.secret_template and spec.password_secret.secret_template.data
         )
         if templated:
+            # Deleting the credentials Secret is the manual way to get a new password (8.2), in this layout too:
+            # the password-source Secret only counts while the credentials Secret it backs exists.
+            credentials = await self.ctx.client.get_or_none(SECRETS, secret_name, secret_namespace)
             source = await self.ctx.client.get_or_none(SECRETS, secret_name + SOURCE_SUFFIX, secret_namespace)
-            if (value := stored_value(source, "password")) is not None:
+            if credentials is not None and (value := stored_value(source, "password")) is not None:
                 return value, "source", ""
         else:
             credentials = await self.ctx.client.get_or_none(SECRETS, secret_name, secret_namespace)
-            if credentials is not None and belongs_to(
-                credentials, obj.metadata.name or "", obj.metadata.namespace or ""
-            ) and (value := stored_value(credentials, "password")) is not None:
+            if (
+                credentials is not None
+                and belongs_to(credentials, obj.metadata.name or "", obj.metadata.namespace or "")
+                and (value := stored_value(credentials, "password")) is not None
+            ):
                 return value, "credentials", ""
         config = spec.password_secret
         policy = PasswordPolicy(
@@ -243,6 +249,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         password: str,
         source: str,
         event: str | None,
+        fresh: bool,
     ) -> None:
         """Create or update the credentials Secret (and the password-source Secret of the template layout)."""
         spec, user = obj.spec, obj.metadata.name or ""
@@ -278,10 +285,14 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             annotations=dict((template.annotations if template else None) or {}),
             owner=owner,
         )
-        if template and template.data and source != "existing-secret":
-            await self._ensure_source_secret(desired, password, user, user_namespace, owner)
         client = self.ctx.client
         stored = await client.get_or_none(SECRETS, name, namespace)
+        if stored is None and not fresh and source in ("source", "credentials"):
+            # Deleted between reading the password and now: the next reconcile regenerates it (8.2), rather than
+            # writing the old password back.
+            raise TransientError(f"credentials Secret {namespace}/{name} disappeared during the reconcile")
+        if template and template.data and source != "existing-secret":
+            await self._ensure_source_secret(desired, password, user, user_namespace, owner)
         if stored is None:
             await client.create(SECRETS, desired.body(), namespace)
             reason = event or ("SecretRegenerated" if source == "generated" else "SecretCreated")
@@ -365,9 +376,9 @@ class UserReconciler(KindReconciler[DatabaseUser]):
 
     def dependents(self, obj: DatabaseUser) -> list[Dependent]:
         found = []
-        for kind in GRANT_KINDS:
+        for kind, store in self.grant_stores.items():
             info = by_kind(kind)
-            for grant in self.ctx.store(info).list():
+            for grant in store.list():
                 ref = (grant.get("spec") or {}).get("userRef") or {}
                 grant_ns = grant["metadata"].get("namespace") or ""
                 if (
@@ -402,7 +413,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             )
         else:
             target = target_of(spec, obj.metadata.namespace)
-            instance, waiting_message = gate(target, self.instances, self.cluster_instances)
+            instance, waiting_message = gate(target, self.instances, self.cluster_instances, for_cleanup=True)
             try:
                 if instance is None:
                     raise EngineError(waiting_message)
@@ -431,7 +442,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                             await self.write_status(raw, draft, rid)
                             return Result(requeue_after=30)
                     await adapter.drop_account(spec.username)
-            except (EngineError, ConnectionFailure) as error:
+            except (EngineError, ConnectionFailure, InstanceProblem) as error:
                 self._operation("delete", instance.engine if instance else "unknown", namespace, False)
                 previous = draft.previous_condition("Ready") or {}
                 if previous.get("reason") != "DeleteFailed" or previous.get("message") != str(error):

@@ -49,6 +49,11 @@ class DevEnv:
     mariadb: DatabaseServer
 
     @property
+    def apiserver_host(self) -> str:
+        """host:port of the API server, as client metrics label it."""
+        return self.apiserver_url.split("://", 1)[-1].rstrip("/")
+
+    @property
     def token(self) -> str:
         return Path(self.token_file).read_text().strip()
 

@@ -18,11 +18,11 @@ CRD = f"""
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: widgets.{GROUP}
+  name: envprobes.{GROUP}
 spec:
   group: {GROUP}
   scope: Namespaced
-  names: {{plural: widgets, singular: widget, kind: Widget}}
+  names: {{plural: envprobes, singular: envprobe, kind: EnvProbe}}
   versions:
   - name: v1
     served: true
@@ -60,11 +60,11 @@ def wait_for(predicate: Any, timeout: float = 60, what: str = "condition") -> An
 
 
 @pytest.fixture(scope="module")
-def widget_crd(kubectl: Kubectl) -> Iterator[str]:
+def envprobe_crd(kubectl: Kubectl) -> Iterator[str]:
     kubectl("apply", "-f", "-", input=CRD)
-    kubectl("wait", "--for=condition=Established", f"crd/widgets.{GROUP}", "--timeout=60s")
-    yield f"widgets.{GROUP}"
-    kubectl("delete", "crd", f"widgets.{GROUP}", "--ignore-not-found", "--wait=false", check=False)
+    kubectl("wait", "--for=condition=Established", f"crd/envprobes.{GROUP}", "--timeout=60s")
+    yield f"envprobes.{GROUP}"
+    kubectl("delete", "crd", f"envprobes.{GROUP}", "--ignore-not-found", "--wait=false", check=False)
 
 
 def test_kubectl_reaches_the_apiserver_as_admin(kubectl: Kubectl) -> None:
@@ -75,18 +75,18 @@ def test_kubectl_reaches_the_apiserver_as_admin(kubectl: Kubectl) -> None:
     assert version["major"] == "1" and int(version["minor"]) >= 31
 
 
-def test_crd_with_status_subresource_and_cel_rule(kubectl: Kubectl, namespace: str, widget_crd: str) -> None:
-    good = f"apiVersion: {GROUP}/v1\nkind: Widget\nmetadata: {{name: good}}\nspec: {{size: 3}}\n"
+def test_crd_with_status_subresource_and_cel_rule(kubectl: Kubectl, namespace: str, envprobe_crd: str) -> None:
+    good = f"apiVersion: {GROUP}/v1\nkind: EnvProbe\nmetadata: {{name: good}}\nspec: {{size: 3}}\n"
     kubectl("apply", "-n", namespace, "-f", "-", input=good)
-    stored = json.loads(kubectl("get", "-n", namespace, "widget", "good", "-o", "json").stdout)
+    stored = json.loads(kubectl("get", "-n", namespace, "envprobe", "good", "-o", "json").stdout)
     assert stored["spec"]["maxSize"] == 10, "the structural schema's default is applied by the apiserver"
 
-    bad = f"apiVersion: {GROUP}/v1\nkind: Widget\nmetadata: {{name: bad}}\nspec: {{size: 30}}\n"
+    bad = f"apiVersion: {GROUP}/v1\nkind: EnvProbe\nmetadata: {{name: bad}}\nspec: {{size: 30}}\n"
     rejected = kubectl("apply", "-n", namespace, "-f", "-", input=bad, check=False)
     assert rejected.returncode != 0
     assert "spec.size must not exceed spec.maxSize" in rejected.stderr
 
-    missing = f"apiVersion: {GROUP}/v1\nkind: Widget\nmetadata: {{name: missing}}\nspec: {{}}\n"
+    missing = f"apiVersion: {GROUP}/v1\nkind: EnvProbe\nmetadata: {{name: missing}}\nspec: {{}}\n"
     rejected = kubectl("apply", "-n", namespace, "-f", "-", input=missing, check=False)
     assert rejected.returncode != 0 and "spec.size: Required value" in rejected.stderr
 
@@ -95,22 +95,22 @@ def test_crd_with_status_subresource_and_cel_rule(kubectl: Kubectl, namespace: s
         "patch",
         "-n",
         namespace,
-        "widget",
+        "envprobe",
         "good",
         "--subresource=status",
         "--type=merge",
         "-p",
         '{"status":{"phase":"Ready"}}',
     )
-    after_status = json.loads(kubectl("get", "-n", namespace, "widget", "good", "-o", "json").stdout)
+    after_status = json.loads(kubectl("get", "-n", namespace, "envprobe", "good", "-o", "json").stdout)
     assert after_status["status"]["phase"] == "Ready"
     assert after_status["metadata"]["generation"] == stored["metadata"]["generation"]
-    kubectl("patch", "-n", namespace, "widget", "good", "--type=merge", "-p", '{"spec":{"size":4}}')
-    after_spec = json.loads(kubectl("get", "-n", namespace, "widget", "good", "-o", "json").stdout)
+    kubectl("patch", "-n", namespace, "envprobe", "good", "--type=merge", "-p", '{"spec":{"size":4}}')
+    after_spec = json.loads(kubectl("get", "-n", namespace, "envprobe", "good", "-o", "json").stdout)
     assert after_spec["metadata"]["generation"] == stored["metadata"]["generation"] + 1
 
 
-async def test_watch_sees_added_modified_deleted(api_client: Any, namespace: str, widget_crd: str) -> None:
+async def test_watch_sees_added_modified_deleted(api_client: Any, namespace: str, envprobe_crd: str) -> None:
     from kubernetes_asyncio import client, watch
 
     objects = client.CustomObjectsApi(api_client)
@@ -119,7 +119,7 @@ async def test_watch_sees_added_modified_deleted(api_client: Any, namespace: str
     async def collect() -> None:
         stream = watch.Watch()
         async for event in stream.stream(
-            objects.list_namespaced_custom_object, GROUP, "v1", namespace, "widgets", timeout_seconds=60
+            objects.list_namespaced_custom_object, GROUP, "v1", namespace, "envprobes", timeout_seconds=60
         ):
             seen.append((event["type"], event["object"]["metadata"]["name"]))
             if event["type"] == "DELETED":
@@ -127,12 +127,12 @@ async def test_watch_sees_added_modified_deleted(api_client: Any, namespace: str
 
     watcher = asyncio.create_task(collect())
     await asyncio.sleep(0.5)  # the watch request must be established before the changes it should see
-    body = {"apiVersion": f"{GROUP}/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"size": 1}}
-    await objects.create_namespaced_custom_object(GROUP, "v1", namespace, "widgets", body)
+    body = {"apiVersion": f"{GROUP}/v1", "kind": "EnvProbe", "metadata": {"name": "w"}, "spec": {"size": 1}}
+    await objects.create_namespaced_custom_object(GROUP, "v1", namespace, "envprobes", body)
     await objects.patch_namespaced_custom_object(
-        GROUP, "v1", namespace, "widgets", "w", {"spec": {"size": 2}}, _content_type="application/merge-patch+json"
+        GROUP, "v1", namespace, "envprobes", "w", {"spec": {"size": 2}}, _content_type="application/merge-patch+json"
     )
-    await objects.delete_namespaced_custom_object(GROUP, "v1", namespace, "widgets", "w")
+    await objects.delete_namespaced_custom_object(GROUP, "v1", namespace, "envprobes", "w")
     await asyncio.wait_for(watcher, 30)
     assert seen == [("ADDED", "w"), ("MODIFIED", "w"), ("DELETED", "w")]
 

@@ -10,6 +10,7 @@ from dbops.runtime.client import KubeClient
 from dbops.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from dbops.runtime.status import patch_status, set_condition
 from tests.integration.runtime.conftest import WIDGETS, widget
+from tests.support.env import DevEnv
 
 FIN = "dbops.dbprovision.io/finalizer"
 
@@ -17,7 +18,7 @@ FIN = "dbops.dbprovision.io/finalizer"
 def _rejected_patches() -> float:
     return sum(
         REGISTRY.get_sample_value(
-            "rest_client_requests_total", {"code": code, "method": "PATCH", "host": "127.0.0.1:6443"}
+            "rest_client_requests_total", {"code": code, "method": "PATCH", "host": DevEnv.load().apiserver_host}
         )
         or 0.0
         for code in ("409", "422")

@@ -1,0 +1,135 @@
+"""E2E fixtures: the CRDs installed, and the operator running as a separate process against the local control plane.
+
+The operator is started exactly as `make run` starts it (`python -m dbops`), on its own probe and metrics ports, and
+its log is kept in the run directory so a failing test can be diagnosed. Tests talk to it only as a user would:
+kubectl, the database servers, /metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Kubectl
+from tests.support.env import REPO_ROOT, DevEnv
+
+METRICS_PORT = int(os.environ.get("DBOPS_E2E_METRICS_PORT", "18180"))
+PROBE_PORT = int(os.environ.get("DBOPS_E2E_PROBE_PORT", "18181"))
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60, what: str = "condition", interval: float = 0.5) -> Any:
+    """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Operator:
+    """The running operator process."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10) as response:
+            text: str = response.read().decode()
+            return text
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def crds(kubectl: Kubectl) -> None:
+    kubectl("apply", "--server-side", "--force-conflicts", "-k", str(REPO_ROOT / "config/crd"))
+    kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd",
+        "-l",
+        "app.kubernetes.io/name=db-provision-operator",
+    )
+
+
+def _ready() -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{PROBE_PORT}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def operator(dev_env: DevEnv, crds: None) -> Iterator[Operator]:
+    log = dev_env.run_dir / "operator-e2e.log"
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dbops",
+            "--kubeconfig",
+            dev_env.kubeconfig,
+            "--metrics-bind-address",
+            f"127.0.0.1:{METRICS_PORT}",
+            "--health-probe-bind-address",
+            f"127.0.0.1:{PROBE_PORT}",
+            "--log-level",
+            "debug",
+        ],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        cwd=REPO_ROOT,
+        env={**os.environ, "POD_NAMESPACE": "dbops-system", "POD_NAME": "dbops-e2e"},
+    )
+    running = Operator(process, log)
+    try:
+        wait_for(lambda: _ready() or process.poll() is not None, timeout=60, what="the operator's /readyz")
+        if process.poll() is not None:
+            pytest.fail(f"the operator exited with {process.returncode}:\n{running.log_text()[-4000:]}")
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        handle.close()
+
+
+def events(kubectl: Kubectl, namespace: str, name: str, reason: str | None = None) -> list[dict[str, Any]]:
+    """The Events about object `name` in `namespace` (optionally one reason), via field selectors as a user would."""
+    selector = f"involvedObject.name={name}" + (f",reason={reason}" if reason else "")
+    out = kubectl("get", "events", "-n", namespace, "--field-selector", selector, "-o", "json").stdout
+    items: list[dict[str, Any]] = json.loads(out)["items"]
+    return items
+
+
+def get(kubectl: Kubectl, kind: str, namespace: str | None, name: str) -> dict[str, Any] | None:
+    args = ["get", kind, name, "-o", "json", "--ignore-not-found"] + (["-n", namespace] if namespace else [])
+    out = kubectl(*args).stdout
+    return json.loads(out) if out.strip() else None
+
+
+def condition(obj: dict[str, Any] | None, ctype: str) -> dict[str, Any]:
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond["type"] == ctype:
+            return dict(cond)
+    return {}
