@@ -19,15 +19,20 @@ if [[ ! -f "$root/dbops/__main__.py" ]]; then
   echo "operator not built yet: the CRDs are installed; the controllers have not landed (no dbops/__main__.py)"
   exit 0
 fi
-start_bg operator "$root/.venv/bin/python" -m dbops --metrics-bind-address 127.0.0.1:8080 --health-probe-bind-address 127.0.0.1:8081
+# The operator's namespace is where a ClusterDatabaseInstance reads its admin Secret (behaviour.md 6.1): the demo's.
+POD_NAMESPACE="$ns" POD_NAME=dbops-demo start_bg operator "$root/.venv/bin/python" -m dbops --kubeconfig "$KUBECONFIG" \
+  --metrics-bind-address 127.0.0.1:8080 --health-probe-bind-address 127.0.0.1:8081
 wait_until 60 "the operator's /readyz" curl -sf http://127.0.0.1:8081/readyz
 
 kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl apply -n "$ns" -k "$root/config/samples"
+kubectl apply -n "$ns" -k "$root/config/samples" >/dev/null
 wait_until 120 "the sample instance to become Ready" \
   bash -c "kubectl get -n '$ns' dbi -o jsonpath='{.items[*].status.phase}' | grep -q Ready"
-sleep 5
+wait_until 120 "the sample database and user to become Ready" \
+  bash -c "kubectl get -n '$ns' db,dbu -o jsonpath='{.items[*].status.phase}' | grep -qv -e Pending -e Creating -e '^$'"
 kubectl get -n "$ns" dbi,db,dbu
+echo
+kubectl get cdbi
 echo
 kubectl get events -n "$ns" --sort-by=.lastTimestamp
 echo
