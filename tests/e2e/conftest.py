@@ -76,8 +76,9 @@ def _ready() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def operator(dev_env: DevEnv, crds: None) -> Iterator[Operator]:
+    """One operator process for the e2e package; stopped before other layers run, whose objects it must not touch."""
     log = dev_env.run_dir / "operator-e2e.log"
     handle = log.open("wb")
     process = subprocess.Popen(
