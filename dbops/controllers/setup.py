@@ -7,11 +7,15 @@ on their own timers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
 from dbops.controllers.context import OperatorContext, resource_of
 from dbops.controllers.database import DatabaseReconciler
+from dbops.controllers.grant import GrantReconciler, grantee_index_value
 from dbops.controllers.instance import InstanceReconciler
+from dbops.controllers.role import RoleReconciler
 from dbops.controllers.user import UserReconciler
 from dbops.runtime import (
     SECRETS,
@@ -69,17 +73,39 @@ def instance_watches(ctx: OperatorContext, dependent_kind: str) -> list[Watch]:
     ]
 
 
+SECRET_INDEX = "secret"
+
+
+def referenced_secrets(operator_namespace: str) -> Callable[[Obj], list[str]]:
+    """Index function of instances: `namespace/name` of the admin and TLS Secrets they read (behaviour.md 6.1)."""
+
+    def index(obj: Obj) -> list[str]:
+        spec = obj.get("spec") or {}
+        connection = spec.get("connection") or {}
+        ref = connection.get("secretRef") or connection.get("existingSecret") or {}
+        namespace = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace") or operator_namespace
+        names = [ref.get("name"), ((spec.get("tls") or {}).get("secretRef") or {}).get("name")]
+        return [f"{namespace}/{name}" for name in names if name]
+
+    return index
+
+
 def register_controllers(ctx: OperatorContext) -> None:
     """Add the controllers of this build to the manager."""
     for kind in ("DatabaseInstance", "ClusterDatabaseInstance"):
         info = by_kind(kind)
         name = info.kind.lower()
+        store = ctx.store(info)
+        store.add_indexer(SECRET_INDEX, referenced_secrets(ctx.config.operator_namespace))
+        # Secrets are watched by metadata only: the instance reads the data itself when it reconciles.
+        secrets = Watch(SECRETS, index_keys(store, SECRET_INDEX), metadata_only=True)
         ctx.manager.add_controller(
             ControllerSpec(
                 name=name,
                 resource=resource_of(info),
                 reconciler=InstanceReconciler(ctx, kind),
                 predicates=(PRIMARY,),
+                watches=[secrets],
                 max_concurrency=ctx.config.workers(name),
                 rate_limiter=spec_error_backoff(),
             )
@@ -111,3 +137,59 @@ def register_controllers(ctx: OperatorContext) -> None:
             rate_limiter=spec_error_backoff(),
         )
     )
+    register_access_controllers(ctx)
+
+
+GRANTEE_INDEX = "grantee"
+PREREQUISITE_BECAME_USABLE: Predicate = any_of(
+    condition_became_true("Ready"), all_of(generation_changed, condition_is_true("Ready"))
+)
+"""A grant's grantee or Database turned Ready, or changed its spec while Ready (section 4: wake every dependent)."""
+
+
+def prerequisite_value(obj: Obj) -> list[str]:
+    """Index value of a grantee or Database as `grantee_index_value` writes it: `Kind/namespace/name`."""
+    meta = obj.get("metadata") or {}
+    return [f"{obj.get('kind')}/{meta.get('namespace') or ''}/{meta.get('name')}"]
+
+
+def register_access_controllers(ctx: OperatorContext) -> None:
+    """DatabaseRole, ClusterDatabaseRole, DatabaseGrant and ClusterDatabaseGrant (behaviour.md 9, 10).
+
+    Roles wake on their instance like databases and users. Grants wake when their grantee (DatabaseUser,
+    DatabaseRole, ClusterDatabaseRole) or their Database becomes usable, through an index of those references; they
+    also re-check every 10 s while waiting, which covers the grantee's instance.
+    """
+    for kind in ("DatabaseRole", "ClusterDatabaseRole"):
+        name = kind.lower()
+        ctx.manager.add_controller(
+            ControllerSpec(
+                name=name,
+                resource=resource_of(by_kind(kind)),
+                reconciler=RoleReconciler(ctx, kind),
+                predicates=(PRIMARY,),
+                watches=instance_watches(ctx, kind),
+                max_concurrency=ctx.config.workers(name),
+                rate_limiter=spec_error_backoff(),
+            )
+        )
+    for kind in ("DatabaseGrant", "ClusterDatabaseGrant"):
+        name = kind.lower()
+        store = ctx.store(by_kind(kind))
+        if GRANTEE_INDEX not in store.indexer_names:
+            store.add_indexer(GRANTEE_INDEX, grantee_index_value)
+        mapper = index_keys(store, GRANTEE_INDEX, prerequisite_value)
+        watched = ("DatabaseUser", "DatabaseRole", "ClusterDatabaseRole", "Database")
+        ctx.manager.add_controller(
+            ControllerSpec(
+                name=name,
+                resource=resource_of(by_kind(kind)),
+                reconciler=GrantReconciler(ctx, kind),
+                predicates=(PRIMARY,),
+                watches=[
+                    Watch(resource_of(by_kind(w)), mapper, predicates=(PREREQUISITE_BECAME_USABLE,)) for w in watched
+                ],
+                max_concurrency=ctx.config.workers(name),
+                rate_limiter=spec_error_backoff(),
+            )
+        )

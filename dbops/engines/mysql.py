@@ -36,15 +36,17 @@ from typing import TYPE_CHECKING
 
 from dbops.api.database import DatabaseMySQLConfig, DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
+from dbops.engines.access import AccessOutcome, GrantSpec, RoleGrantAdapter, RoleSpec
 from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase, OwnedObject
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, ServerInfo
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.mysql_access import MySQLAccessMixin
+from dbops.engines.mysql_access import EntryOutcome, MySQLAccessMixin
 from dbops.engines.mysql_server import MySQLServer, MySQLServerError, SessionOptions, quit_connection
 from dbops.engines.mysql_spec import (
     account_options,
     database_config,
     desired_attributes,
+    grant_entries,
     hosts_of,
     other_engine_blocks,
     secret_format_unsupported,
@@ -414,6 +416,66 @@ class MySQLAdapter(MySQLAccessMixin):
         await self.server.execute_all([sql.drop_user(Account(username, r.host), dialect) for r in rows])
         await self.remove_tracking("DatabaseUser", username)
 
+    # Roles and grants for the controllers (RoleGrantAdapter over MySQLAccessMixin) ----------------------------------
+
+    async def create_managed_role(self, spec: RoleSpec) -> None:
+        """A native role, or the locked stand-in account when `useNativeRoles` is false; then its grants."""
+        native = spec.mysql.use_native_roles if spec.mysql else True
+        entries = grant_entries(spec.mysql.grants if spec.mysql else None)
+        await self._plans(entries, "spec.mysql.grants")  # InvalidSpec before any SQL
+        await self.create_role(spec.role_name, native=native)
+        _raise_failures(await self.apply_grants(spec.role_name, entries), "spec.mysql.grants")
+
+    async def apply_managed_role(self, spec: RoleSpec, observed: ObservedAccount) -> list[str]:
+        """Grant the role's entries again (GRANT is idempotent); the role has no attributes to alter here."""
+        entries = grant_entries(spec.mysql.grants if spec.mysql else None)
+        _raise_failures(await self.apply_grants(spec.role_name, entries), "spec.mysql.grants")
+        return []
+
+    async def drop_managed_role(self, spec: RoleSpec) -> None:
+        """DROP ROLE IF EXISTS, or DROP USER IF EXISTS for the stand-in form."""
+        await self.drop_role(spec.role_name, native=spec.mysql.use_native_roles if spec.mysql else True)
+
+    async def apply_access(self, grantee: str, spec: GrantSpec) -> AccessOutcome:
+        """`mysql.roles` (made active at login), then every `mysql.grants[]` entry for every host of the grantee."""
+        config = spec.mysql
+        if config is None:
+            return AccessOutcome()
+        entries = grant_entries(config.grants)
+        await self._plans(entries, "spec.mysql.grants")
+        roles = list(config.roles or ())
+        failures: list[tuple[str, str]] = []
+        try:
+            await self.grant_roles(grantee, roles, field="spec.mysql.roles")
+        except MySQLServerError as error:
+            failures.append(("spec.mysql.roles", str(error)))
+        outcomes = await self.apply_grants(grantee, entries)
+        failures += [(f"spec.mysql.grants[{o.index}]", o.error or "") for o in outcomes if not o.applied]
+        return AccessOutcome(
+            roles=() if failures[:1] and failures[0][0] == "spec.mysql.roles" else tuple(roles),
+            direct_grants=sum(1 for o in outcomes if o.applied),
+            failures=tuple(failures),
+        )
+
+    async def revoke_access(self, grantee: str, spec: GrantSpec) -> AccessOutcome:
+        """REVOKE every entry and membership; what is no longer held is skipped."""
+        config = spec.mysql
+        if config is None:
+            return AccessOutcome()
+        entries = grant_entries(config.grants)
+        outcomes = await self.revoke_grants(grantee, entries)
+        roles = list(config.roles or ())
+        failures = [(f"spec.mysql.grants[{o.index}]", o.error or "") for o in outcomes if not o.applied]
+        try:
+            await self.revoke_roles(grantee, roles, field="spec.mysql.roles")
+        except MySQLServerError as error:
+            failures.append(("spec.mysql.roles", str(error)))
+        return AccessOutcome(
+            roles=tuple(roles),
+            direct_grants=sum(1 for o in outcomes if o.applied),
+            failures=tuple(failures),
+        )
+
     # Tracking (engines.md 4.8, api.md 5.7) -----------------------------------------------------------------------
 
     def _tracking_table(self) -> tuple[str, str]:
@@ -468,8 +530,18 @@ class MySQLAdapter(MySQLAccessMixin):
                 raise
 
 
+def _raise_failures(outcomes: Sequence[EntryOutcome], field: str) -> None:
+    """A role's own grants are all-or-error: every entry was attempted, the failing ones are named."""
+    failed = [f"{field}[{o.index}]: {o.error}" for o in outcomes if not o.applied]
+    if failed:
+        raise EngineError("; ".join(failed))
+
+
 if TYPE_CHECKING:
 
     def _conforms(settings: ConnectionSettings) -> EngineAdapter:
         """mypy proves here that MySQLAdapter implements the EngineAdapter protocol."""
+        return MySQLAdapter(settings)
+
+    def _grants_conform(settings: ConnectionSettings) -> RoleGrantAdapter:
         return MySQLAdapter(settings)

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from dbops.api.database import DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
+from dbops.engines import postgres_access as access
+from dbops.engines.access import AccessOutcome, GrantSpec, RoleGrantAdapter, RoleSpec
 from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase, OwnedObject
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, ServerInfo
 from dbops.engines.postgres import STATEMENT_SECONDS, ConnectionObserver, PostgresServer
@@ -429,6 +431,32 @@ class PostgresAdapter:
                 await self._execute(cleanup, database=row["database"], seconds=LONG_SECONDS)
         await self._execute([drop], seconds=LONG_SECONDS)
 
+    # Roles and grants (RoleGrantAdapter; the work is in `postgres_access`) ----------------------------------------
+
+    async def observe_role(self, name: str) -> ObservedAccount | None:
+        """The role `name` as `observe_account` reads it, or None."""
+        return await access.observe_role(self, name)
+
+    async def create_managed_role(self, spec: RoleSpec) -> None:
+        """CREATE ROLE (NOLOGIN unless `login`) with attributes and IN ROLE, then the role's own grants."""
+        await access.create_role(self, spec)
+
+    async def apply_managed_role(self, spec: RoleSpec, observed: ObservedAccount) -> list[str]:
+        """Differing attributes, missing memberships, then the role's grants again (GRANT is idempotent)."""
+        return await access.apply_role(self, spec, observed)
+
+    async def drop_managed_role(self, spec: RoleSpec) -> None:
+        """REASSIGN/DROP OWNED per database, then DROP ROLE IF EXISTS."""
+        await access.drop_role(self, spec)
+
+    async def apply_access(self, grantee: str, spec: GrantSpec) -> AccessOutcome:
+        """Memberships, privileges and default privileges of a grant, every entry attempted."""
+        return await access.apply_access(self, grantee, spec)
+
+    async def revoke_access(self, grantee: str, spec: GrantSpec) -> AccessOutcome:
+        """The REVOKEs mirroring `apply_access`."""
+        return await access.revoke_access(self, grantee, spec)
+
 
 class _InDatabase:
     """The in-database part of `apply_database`: reads the database's state once, acts on the differences.
@@ -515,3 +543,6 @@ if TYPE_CHECKING:
 
     def _conforms(adapter: PostgresAdapter) -> EngineAdapter:
         return adapter  # `mypy dbops` proves the class satisfies the protocol the registry casts it to
+
+    def _grants_conform(adapter: PostgresAdapter) -> RoleGrantAdapter:
+        return adapter

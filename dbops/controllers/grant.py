@@ -1,0 +1,463 @@
+"""DatabaseGrant and ClusterDatabaseGrant: grantee resolution, gating, apply, revoke on delete (behaviour.md 10).
+
+One reconciler for both kinds. The grantee is resolved from the cache (10.1) and must be Ready, as must its instance
+and the Database of `databaseRef` (section 4: `DependencyNotReady`, re-checked every 10 s besides the watches).
+
+"Applied set changed" (10.3) needs the set recorded before this reconcile. The status schema has no field for it, so
+a short digest of the normalised set (grantee name, memberships, entries, default privileges) is kept in the message
+of the `Synced` condition, which is persisted with the status and survives restarts: `Applied` is emitted only when
+the digest differs, so resyncs and unrelated spec edits (deletionProtection) stay silent.
+
+Not yet in this build: drift detection, and on deletion the exception for items another grant still declares for
+the same grantee (everything the spec declares is revoked).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from dbops.api.kinds import by_kind
+from dbops.config import parse_duration
+from dbops.controllers import annotations as ann
+from dbops.controllers.base import KindReconciler, Obj, StatusDraft
+from dbops.controllers.context import OperatorContext, adapter_for
+from dbops.controllers.deletion import run_gates
+from dbops.controllers.instances import (
+    CLUSTER_INSTANCE,
+    INSTANCE,
+    InstanceProblem,
+    InstanceTarget,
+    ResolvedInstance,
+    gate,
+    instance_is_ready,
+    target_of,
+)
+from dbops.controllers.role import UnsupportedEngine, role_adapter
+from dbops.engines.access import AccessOutcome
+from dbops.engines.base import EngineError
+from dbops.engines.connection import ConnectionFailure
+from dbops.engines.errors import InvalidSpec
+from dbops.metrics import metric_namespace
+from dbops.runtime import Result, TransientError, remove_finalizer
+
+DEPENDENCY_RECHECK_SECONDS = 10.0
+REVOKE_RETRY_SECONDS = 30.0
+_DIGEST = re.compile(r"\(set ([0-9a-f]{12})\)")
+
+
+@dataclass(frozen=True)
+class Grantee:
+    """The resolved grantee: its object, server-side name and instance."""
+
+    kind: str
+    namespace: str
+    name: str
+    server_name: str
+    target: InstanceTarget
+
+    @property
+    def type(self) -> str:
+        return "user" if self.kind == "DatabaseUser" else "role"
+
+    @property
+    def description(self) -> str:
+        return f"{self.kind} {self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+class Waiting(Exception):
+    """A prerequisite is missing or not Ready (section 4); `reason` is the Ready reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Mismatch(Exception):
+    """The grantee or Database is on another instance (permanent, `InstanceMismatch`)."""
+
+
+def grantee_ref(kind: str, spec: Any, namespace: str | None) -> tuple[str, str, str] | None:
+    """(kind, namespace, name) of the grantee object the spec names (behaviour.md 10.1)."""
+    if spec.user_ref is not None:
+        return "DatabaseUser", spec.user_ref.namespace or namespace or "", spec.user_ref.name
+    if spec.role_ref is not None:
+        ref_namespace = spec.role_ref.namespace
+        if kind == "ClusterDatabaseGrant":
+            return (
+                ("DatabaseRole", ref_namespace, spec.role_ref.name)
+                if ref_namespace
+                else (
+                    "ClusterDatabaseRole",
+                    "",
+                    spec.role_ref.name,
+                )
+            )
+        return "DatabaseRole", ref_namespace or namespace or "", spec.role_ref.name
+    return None
+
+
+def grantee_index_value(obj: Obj) -> list[str]:
+    """Index values of a grant: its grantee and its Database, as `Kind/namespace/name` (setup's wake-up watches)."""
+    kind = obj.get("kind") or ""
+    spec = obj.get("spec") or {}
+    namespace = (obj.get("metadata") or {}).get("namespace") or ""
+    out: list[str] = []
+    if ref := spec.get("userRef"):
+        out.append(f"DatabaseUser/{ref.get('namespace') or namespace}/{ref.get('name')}")
+    if ref := spec.get("roleRef"):
+        ref_namespace = ref.get("namespace") or ("" if kind == "ClusterDatabaseGrant" else namespace)
+        role_kind = "DatabaseRole" if ref_namespace else "ClusterDatabaseRole"
+        out.append(f"{role_kind}/{ref_namespace}/{ref.get('name')}")
+    if ref := spec.get("databaseRef"):
+        out.append(f"Database/{ref.get('namespace') or namespace}/{ref.get('name')}")
+    return out
+
+
+def applied_digest(grantee: str, instance: str, spec: Any) -> str:
+    """12 hex characters over the normalised applied set (behaviour.md 10.3): what would be granted, to whom."""
+
+    def block(value: Any) -> Any:
+        if value is None:
+            return None
+        data = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for key in ("roles",):
+            if key in data:
+                data[key] = sorted(set(data[key]))
+        for key in ("grants", "defaultPrivileges"):
+            if key in data:
+                for item in data[key]:
+                    item["privileges"] = sorted(set(item.get("privileges") or ()))
+                data[key] = sorted(data[key], key=lambda i: json.dumps(i, sort_keys=True))
+        return data
+
+    payload = {
+        "grantee": grantee,
+        "instance": instance,
+        "postgres": block(getattr(spec, "postgres", None)),
+        "mysql": block(getattr(spec, "mysql", None)),
+        "clickhouse": block(getattr(spec, "clickhouse", None)),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def recorded_digest(draft: StatusDraft) -> str | None:
+    previous = draft.previous_condition("Synced") or {}
+    if previous.get("status") != "True":
+        return None
+    match = _DIGEST.search(str(previous.get("message") or ""))
+    return match.group(1) if match else None
+
+
+def counts(outcome: AccessOutcome) -> str:
+    return (
+        f"{len(outcome.roles)} roles, {outcome.direct_grants} direct grants, "
+        f"{outcome.default_privileges} default privileges"
+    )
+
+
+class GrantReconciler(KindReconciler[Any]):
+    """Reconciles DatabaseGrant or ClusterDatabaseGrant objects through the grantee's instance."""
+
+    def __init__(self, ctx: OperatorContext, kind: str) -> None:
+        super().__init__(ctx, by_kind(kind))
+        self.instances = ctx.store(INSTANCE)
+        self.cluster_instances = ctx.store(CLUSTER_INSTANCE)
+        self.stores = {
+            k: ctx.store(by_kind(k)) for k in ("DatabaseUser", "DatabaseRole", "ClusterDatabaseRole", "Database")
+        }
+
+    @property
+    def cluster(self) -> bool:
+        return self.info.kind == "ClusterDatabaseGrant"
+
+    # Resolution -------------------------------------------------------------------------------------------------
+
+    def _object(self, kind: str, namespace: str, name: str) -> Obj | None:
+        return self.stores[kind].get(f"{namespace}/{name}" if namespace else name)
+
+    def resolve(self, obj: Any, *, require_ready: bool = True) -> Grantee:
+        """The grantee (10.1); `Waiting` while it is missing or not Ready, `Mismatch` when on another instance."""
+        ref = grantee_ref(self.info.kind, obj.spec, obj.metadata.namespace)
+        if ref is None:
+            raise InvalidSpec("spec.userRef", "either userRef or roleRef must be specified")
+        kind, namespace, name = ref
+        description = f"{kind} {namespace + '/' if namespace else ''}{name}"
+        raw = self._object(kind, namespace, name)
+        if raw is None:
+            raise Waiting("DependencyNotReady", f"Waiting for {description}: not found")
+        if require_ready and not instance_is_ready(raw):
+            phase = (raw.get("status") or {}).get("phase") or "Pending"
+            raise Waiting("DependencyNotReady", f"Waiting for {description}: it is {phase}")
+        model = by_kind(kind).model.model_validate(raw)
+        server_name = model.spec.username if kind == "DatabaseUser" else model.spec.role_name
+        target = target_of(model.spec, namespace or None)
+        if self.cluster and target.key != target_of(obj.spec, None).key:
+            raise Mismatch(f"{description} is on {target.description}, not on {target_of(obj.spec, None).description}")
+        return Grantee(kind, namespace, name, server_name, target)
+
+    def _check_database(self, obj: Any, grantee: Grantee) -> None:
+        ref = getattr(obj.spec, "database_ref", None)
+        if ref is None:
+            return
+        namespace = ref.namespace or obj.metadata.namespace or ""
+        raw = self._object("Database", namespace, ref.name)
+        if raw is None:
+            raise Waiting("DependencyNotReady", f"Waiting for Database {namespace}/{ref.name}: not found")
+        if not instance_is_ready(raw):
+            phase = (raw.get("status") or {}).get("phase") or "Pending"
+            raise Waiting("DependencyNotReady", f"Waiting for Database {namespace}/{ref.name}: it is {phase}")
+        model = by_kind("Database").model.model_validate(raw)
+        target = target_of(model.spec, namespace)
+        if target.key != grantee.target.key:
+            raise Mismatch(
+                f"Database {namespace}/{ref.name} is on {target.description}, the grantee on "
+                f"{grantee.target.description}"
+            )
+
+    # Helpers ----------------------------------------------------------------------------------------------------
+
+    def drift_interval(self, obj: Any, instance: ResolvedInstance) -> float:
+        for policy in (obj.spec.drift_policy, instance.spec.drift_policy):
+            if policy is not None and policy.interval:
+                try:
+                    return parse_duration(policy.interval)
+                except ValueError:
+                    continue
+        return self.ctx.config.default_drift_interval
+
+    def _operation(self, operation: str, engine: str, namespace: str, ok: bool) -> None:
+        status = "success" if ok else "failure"
+        self.ctx.metrics.grant_operations.labels(operation, engine, status, namespace).inc()
+
+    async def _pending(self, obj: Any, raw: Obj, draft: StatusDraft, rid: str, reason: str, message: str) -> None:
+        """A wait (section 4): only phase, Ready and message change; the applied record is kept."""
+        draft.set(phase="Pending", message=message)
+        draft.condition("Ready", False, reason, message)
+        await self.write_status(raw, draft, rid)
+        self._publish(obj, draft)
+
+    async def _permanent(self, obj: Any, raw: Obj, draft: StatusDraft, rid: str, reason: str, message: str) -> None:
+        previous = draft.previous_condition("Ready") or {}
+        if previous.get("reason") != reason or previous.get("message") != message:
+            self.warning(raw, "ReconcileFailed", f"{self.info.kind} {obj.metadata.name}: {message}", rid)
+        draft.set(phase="Failed", message=message)
+        draft.condition("Ready", False, reason, message)
+        await self.write_status(raw, draft, rid)
+        self._publish(obj, draft)
+
+    # Reconcile --------------------------------------------------------------------------------------------------
+
+    async def sync(self, obj: Any, raw: Obj, rid: str) -> Result | None:
+        draft = self.draft(raw)
+        namespace = metric_namespace(obj.metadata.namespace)
+        try:
+            grantee = self.resolve(obj)
+            self._check_database(obj, grantee)
+        except Waiting as waiting:
+            await self._pending(obj, raw, draft, rid, waiting.reason, str(waiting))
+            return Result(requeue_after=DEPENDENCY_RECHECK_SECONDS)
+        except Mismatch as mismatch:
+            await self._permanent(obj, raw, draft, rid, "InstanceMismatch", str(mismatch))
+            return None
+        except InvalidSpec as error:
+            await self._permanent(obj, raw, draft, rid, "InvalidSpec", f"{error.field}: {error}")
+            return None
+        instance, waiting_message = gate(grantee.target, self.instances, self.cluster_instances)
+        if instance is None:
+            await self._pending(obj, raw, draft, rid, "InstanceNotReady", waiting_message)
+            return Result(requeue_after=DEPENDENCY_RECHECK_SECONDS)
+        if self.cluster:
+            draft.set(
+                targetInfo={
+                    "type": grantee.type,
+                    "name": grantee.name,
+                    "namespace": grantee.namespace,
+                    "resolvedUsername": grantee.server_name,
+                }
+            )
+
+        digest = applied_digest(grantee.server_name, instance.target.store_key, obj.spec)
+        previous_digest = recorded_digest(draft)
+        due = (
+            previous_digest != digest
+            or draft.before.get("observedGeneration") != obj.metadata.generation
+            or draft.before.get("phase") != "Ready"
+        )
+        if due:
+            if draft.before.get("phase") != "Ready" and not draft.before.get("appliedGrants"):
+                draft.set(phase="Creating", message="Applying grants")
+            operation = "create" if not draft.before.get("appliedGrants") else "update"
+            try:
+                adapter = role_adapter(await adapter_for(self.ctx, instance), instance.engine)
+                async with self.ctx.servers.operation(instance.target.key):
+                    outcome = await adapter.apply_access(grantee.server_name, obj.spec)
+            except InvalidSpec as error:
+                await self._permanent(obj, raw, draft, rid, "InvalidSpec", f"{error.field}: {error}")
+                return None
+            except UnsupportedEngine as error:
+                await self._permanent(obj, raw, draft, rid, "UnsupportedEngine", str(error))
+                return None
+            except (EngineError, ConnectionFailure, InstanceProblem) as error:
+                self._operation(operation, instance.engine, namespace, False)
+                await self._apply_failed(obj, raw, draft, rid, grantee, str(error), str(error))
+                raise TransientError(str(error)) from None
+            if not outcome.ok:
+                self._operation(operation, instance.engine, namespace, False)
+                total = len(outcome.failures) + outcome.direct_grants + outcome.default_privileges
+                listed = "; ".join(f"{f}: {e}" for f, e in outcome.failures)
+                message = f"{len(outcome.failures)} of {total} grant entries failed: {listed}"
+                event = (
+                    f"Failed to apply {len(outcome.failures)} of {total} grant entries to {grantee.server_name}: "
+                    f"{listed}"
+                )
+                self._record(draft, outcome, grantee, failed=True)
+                await self._apply_failed(obj, raw, draft, rid, grantee, message, event)
+                raise TransientError(message)
+            self._operation(operation, instance.engine, namespace, True)
+            self._record(draft, outcome, grantee, failed=False)
+            if previous_digest != digest:
+                self.normal(
+                    raw,
+                    "Applied",
+                    f"Applied grants to {grantee.type} {grantee.server_name} on instance {instance.name}: "
+                    f"{counts(outcome)}",
+                )
+        draft.set(phase="Ready", message="Grants applied", observedGeneration=obj.metadata.generation)
+        draft.condition("Synced", True, "ReconcileSuccess", f"grants applied (set {digest})")
+        draft.condition("Ready", True, "ReconcileSuccess", "Grants applied")
+        await self.write_status(raw, draft, rid)
+        self._publish(obj, draft)
+        return Result(requeue_after=self.drift_interval(obj, instance))
+
+    def _record(self, draft: StatusDraft, outcome: AccessOutcome, grantee: Grantee, *, failed: bool) -> None:
+        """status.appliedGrants (api.md 6.7/6.8); the cluster kind adds applied/failed counts and per-entry details."""
+        applied: dict[str, Any] = {
+            "roles": list(outcome.roles),
+            "directGrants": outcome.direct_grants,
+            "defaultPrivileges": outcome.default_privileges,
+        }
+        if self.cluster:
+            applied["applied"] = outcome.direct_grants + len(outcome.roles)
+            applied["failed"] = len(outcome.failures)
+            applied["details"] = [
+                {"status": "Failed", "message": f"{field}: {error}"} for field, error in outcome.failures
+            ] or None
+            applied = {k: v for k, v in applied.items() if v is not None}
+        if failed and draft.before.get("appliedGrants"):
+            return  # keep the last successful record while failing
+        draft.set(appliedGrants=applied)
+
+    async def _apply_failed(
+        self, obj: Any, raw: Obj, draft: StatusDraft, rid: str, grantee: Grantee, message: str, event: str
+    ) -> None:
+        previous = draft.previous_condition("Synced") or {}
+        if previous.get("reason") != "ReconcileFailed" or previous.get("message") != message:
+            self.warning(raw, "ApplyFailed", event, rid)
+        draft.set(phase="Failed", message=message)
+        draft.condition("Synced", False, "ReconcileFailed", message)
+        draft.condition("Ready", False, "ReconcileFailed", message)
+        await self.write_status(raw, draft, rid)
+        self._publish(obj, draft)
+
+    def _publish(self, obj: Any, draft: StatusDraft) -> None:
+        metrics, name = self.ctx.metrics, obj.metadata.name or ""
+        namespace = metric_namespace(obj.metadata.namespace)
+        spec = obj.spec
+        user_ref = spec.user_ref.name if spec.user_ref is not None else (spec.role_ref.name if spec.role_ref else "")
+        database_ref = getattr(spec, "database_ref", None)
+        privileges = sorted(
+            {p for block in (spec.postgres, spec.mysql) if block for g in block.grants or () for p in g.privileges}
+        )
+        metrics.info.set(
+            metrics.grant_info,
+            (namespace, name),
+            {
+                "grant": name,
+                "namespace": namespace,
+                "user_ref": user_ref,
+                "database_ref": database_ref.name if database_ref is not None else "",
+                "privileges": ",".join(privileges),
+                "phase": draft.phase or "Pending",
+            },
+        )
+        metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
+
+    # Deletion ---------------------------------------------------------------------------------------------------
+
+    async def finalize(self, obj: Any, raw: Obj, rid: str) -> Result | None:
+        waiting = await run_gates(
+            self,
+            raw,
+            rid,
+            protected=obj.spec.deletion_protection,
+            protection_hint="set spec.deletionProtection=false",
+            dependents=[],
+        )
+        if waiting is not None:
+            return waiting
+        name = obj.metadata.name or ""
+        namespace = metric_namespace(obj.metadata.namespace)
+        force = ann.is_true(obj.metadata.annotations, ann.FORCE_DELETE)
+        draft = self.draft(raw)
+        skipped: str | None = None
+        grantee: Grantee | None = None
+        instance: ResolvedInstance | None = None
+        try:
+            grantee = self.resolve(obj)
+        except Waiting as waiting_for:
+            ref = grantee_ref(self.info.kind, obj.spec, obj.metadata.namespace)
+            what = f"{ref[0]} {ref[1] + '/' if ref and ref[1] else ''}{ref[2]}" if ref else "the grantee"
+            skipped = f"the {what} no longer exists" if "not found" in str(waiting_for) else f"the {what} is not Ready"
+        except (Mismatch, InvalidSpec) as error:
+            skipped = str(error)
+        if grantee is not None:
+            instance, _ = gate(grantee.target, self.instances, self.cluster_instances)
+            if instance is None:
+                raw_instance = (
+                    self.cluster_instances if grantee.target.key.kind == CLUSTER_INSTANCE.kind else self.instances
+                ).get(grantee.target.store_key)
+                skipped = (
+                    "the instance is gone" if raw_instance is None else f"{grantee.target.description} is not Ready"
+                )
+        label = grantee.server_name if grantee else name
+        if skipped is not None or grantee is None or instance is None:
+            self.normal(raw, "RevokeSkipped", f"Skipped revoking grants of {label}: {skipped}")
+        else:
+            try:
+                adapter = role_adapter(await adapter_for(self.ctx, instance), instance.engine)
+                async with self.ctx.servers.operation(instance.target.key):
+                    outcome = await adapter.revoke_access(grantee.server_name, obj.spec)
+                if not outcome.ok:
+                    raise EngineError("; ".join(f"{f}: {e}" for f, e in outcome.failures))
+            except (EngineError, ConnectionFailure, InstanceProblem, UnsupportedEngine, InvalidSpec) as error:
+                self._operation("delete", instance.engine, namespace, False)
+                previous = draft.previous_condition("Ready") or {}
+                if previous.get("reason") != "DeleteFailed" or previous.get("message") != str(error):
+                    suffix = "; finalizer removed because force-delete is set" if force else ""
+                    self.warning(
+                        raw, "RevokeFailed", f"Failed to revoke grants of {grantee.server_name}: {error}{suffix}", rid
+                    )
+                if not force:
+                    draft.set(phase="Deleting", message=str(error))
+                    draft.condition("Ready", False, "DeleteFailed", str(error))
+                    await self.write_status(raw, draft, rid)
+                    return Result(requeue_after=REVOKE_RETRY_SECONDS)
+            else:
+                self._operation("delete", instance.engine, namespace, True)
+                self.normal(
+                    raw,
+                    "Revoked",
+                    f"Revoked grants of {grantee.server_name} on instance {instance.name}: {counts(outcome)}",
+                )
+        self.forget(obj.metadata.namespace, name)
+        await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
+        return None
+
+    def forget(self, namespace: str | None, name: str) -> None:
+        metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
+        metrics.info.forget(metrics.grant_info, (label_namespace, name))
+        metrics.resources.forget(self.info.kind, label_namespace, name)
