@@ -16,8 +16,10 @@ from typing import Any, Generic, TypeVar
 
 from dbops.api.kinds import KindInfo
 from dbops.api.meta import Resource as ApiObject
+from dbops.config import parse_duration
 from dbops.controllers import annotations as ann
 from dbops.controllers.context import OperatorContext, resource_of
+from dbops.controllers.instances import ResolvedInstance
 from dbops.runtime import (
     EventRecorder,
     Request,
@@ -144,3 +146,28 @@ class KindReconciler(Generic[ModelT]):
 
     def normal(self, raw: Mapping[str, Any], reason: str, message: str) -> None:
         self.recorder.normal(raw, reason, message)
+
+    def drift_interval(self, obj: Any, instance: ResolvedInstance | None) -> float:
+        """Effective drift interval: resource → instance → operator default (behaviour.md 11.1)."""
+        policies = (getattr(obj.spec, "drift_policy", None), instance.spec.drift_policy if instance else None)
+        for policy in policies:
+            if policy is not None and policy.interval:
+                try:
+                    return parse_duration(policy.interval)
+                except ValueError:
+                    continue
+        return self.ctx.config.default_drift_interval
+
+    def report_options(self, raw: Obj, draft: StatusDraft, rid: str, fields: list[str], engine: str) -> None:
+        """OptionsHonored, and an UnsupportedOption Warning when the set of unhonoured fields changes (api.md 1.5)."""
+        previous = draft.previous_condition("OptionsHonored") or {}
+        if fields:
+            listed = ", ".join(sorted(fields))
+            if previous.get("reason") != "UnsupportedOption" or previous.get("message") != listed:
+                name = raw["metadata"]["name"]
+                self.warning(
+                    raw, "UnsupportedOption", f"{self.info.kind} {name}: not applied on {engine}: {listed}", rid
+                )
+            draft.condition("OptionsHonored", False, "UnsupportedOption", listed)
+        else:
+            draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")

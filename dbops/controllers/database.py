@@ -15,7 +15,6 @@ from typing import Any
 
 from dbops.api.database import Database
 from dbops.api.kinds import by_kind
-from dbops.config import parse_duration
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
@@ -41,16 +40,6 @@ class DatabaseReconciler(KindReconciler[Database]):
         self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
 
     # Helpers ----------------------------------------------------------------------------------------------------
-
-    def drift_interval(self, obj: Database, instance: ResolvedInstance | None) -> float:
-        """Effective drift interval: resource → instance → operator default (behaviour.md 11.1)."""
-        for policy in (obj.spec.drift_policy, instance.spec.drift_policy if instance else None):
-            if policy is not None and policy.interval:
-                try:
-                    return parse_duration(policy.interval)
-                except ValueError:
-                    continue
-        return self.ctx.config.default_drift_interval
 
     def _operation(self, operation: str, engine: str, namespace: str, ok: bool, started: float) -> None:
         metrics = self.ctx.metrics
@@ -84,7 +73,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         engine = instance.engine
         try:
             adapter = await adapter_for(self.ctx, instance)
-            self._options(raw, draft, rid, adapter.unsupported_database_fields(spec, None), engine)
+            self.report_options(raw, draft, rid, adapter.unsupported_database_fields(spec, None), engine)
             async with self.ctx.servers.operation(instance.target.key):
                 observed = await adapter.observe_database(spec.name)
                 observed, fresh = await self._existence(obj, raw, draft, rid, adapter, observed, instance)
@@ -195,21 +184,6 @@ class DatabaseReconciler(KindReconciler[Database]):
         except (EngineError, ConnectionFailure):
             return None, True
         return await adapter.observe_database(spec.name), True
-
-    def _options(self, raw: Obj, draft: StatusDraft, rid: str, fields: list[str], engine: str) -> None:
-        previous = draft.previous_condition("OptionsHonored") or {}
-        if fields:
-            listed = ", ".join(sorted(fields))
-            if previous.get("reason") != "UnsupportedOption" or previous.get("message") != listed:
-                self.warning(
-                    raw,
-                    "UnsupportedOption",
-                    f"Database {raw['metadata']['name']}: not applied on {engine}: {listed}",
-                    rid,
-                )
-            draft.condition("OptionsHonored", False, "UnsupportedOption", listed)
-        else:
-            draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")
 
     @staticmethod
     def _database_status(draft: StatusDraft, observed: ObservedDatabase) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbops.api.kinds import by_kind
-from dbops.config import parse_duration
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for
@@ -219,15 +218,6 @@ class GrantReconciler(KindReconciler[Any]):
             )
 
     # Helpers ----------------------------------------------------------------------------------------------------
-
-    def drift_interval(self, obj: Any, instance: ResolvedInstance) -> float:
-        for policy in (obj.spec.drift_policy, instance.spec.drift_policy):
-            if policy is not None and policy.interval:
-                try:
-                    return parse_duration(policy.interval)
-                except ValueError:
-                    continue
-        return self.ctx.config.default_drift_interval
 
     def _operation(self, operation: str, engine: str, namespace: str, ok: bool) -> None:
         status = "success" if ok else "failure"

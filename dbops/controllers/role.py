@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dbops.api.kinds import by_kind
-from dbops.config import parse_duration
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
 from dbops.controllers.deletion import Dependent, run_gates
-from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, gate, target_of
 from dbops.engines.access import RoleGrantAdapter
 from dbops.engines.base import EngineAdapter, EngineError
 from dbops.engines.connection import ConnectionFailure
@@ -52,16 +51,6 @@ class RoleReconciler(KindReconciler[Any]):
         self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
 
     # Helpers ----------------------------------------------------------------------------------------------------
-
-    def drift_interval(self, obj: Any, instance: ResolvedInstance) -> float:
-        """Effective drift interval: resource → instance → operator default (behaviour.md 11.1)."""
-        for policy in (obj.spec.drift_policy, instance.spec.drift_policy):
-            if policy is not None and policy.interval:
-                try:
-                    return parse_duration(policy.interval)
-                except ValueError:
-                    continue
-        return self.ctx.config.default_drift_interval
 
     def _operation(self, operation: str, engine: str, namespace: str, ok: bool) -> None:
         status = "success" if ok else "failure"

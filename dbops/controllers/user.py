@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from dbops.api.kinds import by_kind
 from dbops.api.user import DatabaseUser
-from dbops.config import parse_duration
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
@@ -73,15 +72,6 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         namespace = (config.secret_namespace if config else None) or obj.metadata.namespace or ""
         return name, namespace
 
-    def drift_interval(self, obj: DatabaseUser, instance: ResolvedInstance) -> float:
-        for policy in (obj.spec.drift_policy, instance.spec.drift_policy):
-            if policy is not None and policy.interval:
-                try:
-                    return parse_duration(policy.interval)
-                except ValueError:
-                    continue
-        return self.ctx.config.default_drift_interval
-
     def _operation(self, operation: str, engine: str, namespace: str, ok: bool) -> None:
         status = "success" if ok else "failure"
         self.ctx.metrics.user_operations.labels(operation, engine, status, namespace).inc()
@@ -106,7 +96,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             password, source, source_version = await self._password(obj, secret_name, secret_namespace)
             adapter = await adapter_for(self.ctx, instance)
             fields = adapter.unsupported_user_fields(spec, None)
-            self._options(raw, draft, rid, fields, instance.engine)
+            self.report_options(raw, draft, rid, fields, instance.engine)
             async with self.ctx.servers.operation(instance.target.key):
                 observed = await adapter.observe_account(spec.username)
                 created_at = (draft.before.get("user") or {}).get("createdAt")
@@ -340,21 +330,6 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             await self.ctx.client.create(SECRETS, desired.body(), desired.namespace)
         elif differences(stored, desired):
             await self.ctx.client.patch(SECRETS, desired.name, merge_patch_for(stored, desired), desired.namespace)
-
-    def _options(self, raw: Obj, draft: StatusDraft, rid: str, fields: list[str], engine: str) -> None:
-        previous = draft.previous_condition("OptionsHonored") or {}
-        if fields:
-            listed = ", ".join(sorted(fields))
-            if previous.get("reason") != "UnsupportedOption" or previous.get("message") != listed:
-                self.warning(
-                    raw,
-                    "UnsupportedOption",
-                    f"DatabaseUser {raw['metadata']['name']}: not applied on {engine}: {listed}",
-                    rid,
-                )
-            draft.condition("OptionsHonored", False, "UnsupportedOption", listed)
-        else:
-            draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")
 
     def _publish(self, obj: DatabaseUser, draft: StatusDraft, instance: str) -> None:
         metrics, name = self.ctx.metrics, obj.metadata.name or ""
