@@ -20,6 +20,7 @@ from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import resource_of
 from dbops.controllers.deletion import Dependent, run_gates
 from dbops.controllers.instances import InstanceProblem, InstanceTarget, connection_settings, target_of
+from dbops.engines.base import EngineAdapter
 from dbops.engines.connection import ConnectionFailure, FailureCategory, ServerInfo
 from dbops.engines.registry import InstanceKey, UnsupportedEngine
 from dbops.metrics import metric_namespace
@@ -71,6 +72,7 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
     def __init__(self, ctx: Any, kind: str) -> None:
         super().__init__(ctx, by_kind(kind))
         self._failures: dict[str, int] = {}
+        self._sizes_refreshed: dict[InstanceKey, float] = {}
         kinds = DEPENDENT_KINDS + (CLUSTER_DEPENDENT_KINDS if kind == "ClusterDatabaseInstance" else ())
         self.dependent_stores = {k: ctx.store(by_kind(k)) for k in kinds}
         """Caches scanned for dependents on deletion; registered here, before the manager starts its informers."""
@@ -148,6 +150,8 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
             draft.set(lastCheckedAt=now_rfc3339())
             await self.write_status(raw, draft, rid, force=True)
         self._publish_metrics(obj, draft, namespace, ok)
+        if ok:
+            await self._refresh_sizes(key, adapter)
 
         key_text = f"{key.namespace}/{key.name}"
         if ok:
@@ -206,6 +210,29 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
         if not healthy[0] and before_healthy.get("status") != "False":
             self.warning(raw, "HealthCheckFailed", f"Health check of {engine} at {endpoint} failed: {healthy[2]}", rid)
 
+    async def _refresh_sizes(self, key: InstanceKey, adapter: EngineAdapter) -> None:
+        """behaviour.md 6.5: every --size-refresh-interval, one size query for the whole server updates
+        dbops_database_size_bytes of each Database on this instance (status keeps the size of its last apply)."""
+        interval = self.ctx.config.size_refresh_interval
+        last = self._sizes_refreshed.get(key)
+        if interval <= 0 or (last is not None and time.monotonic() - last < interval):
+            return
+        self._sizes_refreshed[key] = time.monotonic()
+        try:
+            sizes = await adapter.database_sizes()
+        except Exception as error:  # a failed refresh changes nothing about the instance's health
+            self.log.warning("database size refresh failed", instance=key.name, error=str(error))
+            return
+        database = by_kind("Database")
+        self.log.debug("refreshing database sizes", instance=key.name, databases=len(sizes))
+        for raw in self.dependent_stores["Database"].list():
+            model = database.model.model_validate(raw)
+            if target_of(model.spec, model.metadata.namespace).key != key or model.spec.name not in sizes:
+                continue
+            self.ctx.metrics.database_size.labels(
+                model.metadata.name, key.name, adapter.engine, metric_namespace(model.metadata.namespace)
+            ).set(sizes[model.spec.name])
+
     def _publish_metrics(self, obj: DatabaseInstance, draft: StatusDraft, namespace: str, ok: bool) -> None:
         metrics, name, engine = self.ctx.metrics, obj.metadata.name or "", obj.spec.engine
         metrics.instance_healthy.labels(name, engine, namespace).set(1 if ok else 0)
@@ -263,6 +290,7 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
     def forget(self, namespace: str | None, name: str) -> None:
         """Drop the instance's series and close its cached connections (it is gone or no longer ours)."""
         key = InstanceKey(self.info.kind, namespace or "", name)
+        self._sizes_refreshed.pop(key, None)
         if self.ctx.servers.cached(key) is not None:
             asyncio.get_running_loop().create_task(self.ctx.servers.forget(key))
         metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)

@@ -94,6 +94,8 @@ def operator(dev_env: DevEnv, crds: None) -> Iterator[Operator]:
             f"127.0.0.1:{PROBE_PORT}",
             "--log-level",
             "debug",
+            "--size-refresh-interval",
+            "5s",
         ],
         stdout=handle,
         stderr=subprocess.STDOUT,

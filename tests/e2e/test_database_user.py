@@ -256,3 +256,30 @@ def test_a_converged_user_and_database_cause_no_writes(
     secret_after = get(kubectl, "secret", namespace, secret_before["metadata"]["name"]) or {}
     assert secret_after["metadata"]["resourceVersion"] == secret_before["metadata"]["resourceVersion"]
     assert len(events(kubectl, namespace, "quiet")) == event_count, "a converged object emits nothing"
+
+
+def size_metric(operator: Operator, namespace: str, name: str) -> float:
+    prefix = f'dbops_database_size_bytes{{database="{name}",engine="postgres",instance="pg",namespace="{namespace}"}} '
+    return next((float(line.split()[-1]) for line in operator.metrics().splitlines() if line.startswith(prefix)), 0.0)
+
+
+async def test_database_size_is_refreshed_from_the_server(
+    kubectl: Kubectl, namespace: str, ready_instance: str, operator: Operator, dev_env: DevEnv
+) -> None:
+    db = unique("sized")
+    kubectl("apply", "-n", namespace, "-f", "-", input=database("sized", db))
+    wait_for(lambda: size_metric(operator, namespace, "sized") > 0, 60, "a size for database sized")
+    before = size_metric(operator, namespace, "sized")
+    pg = dev_env.postgres
+    conn = await asyncpg.connect(
+        host=pg.host, port=pg.port, user=pg.superuser, password=pg.superuser_password, database=db
+    )
+    try:  # grow the database behind the operator's back: only the periodic refresh can notice
+        await conn.execute("CREATE TABLE filler AS SELECT g, repeat('x', 500) AS pad FROM generate_series(1, 20000) g")
+        grown = await conn.fetchval("SELECT pg_database_size(current_database())")
+    finally:
+        await conn.close()
+    wait_for(
+        lambda: size_metric(operator, namespace, "sized") >= grown * 0.99, 60, "the size metric to follow the data"
+    )
+    assert size_metric(operator, namespace, "sized") > before + 5_000_000
