@@ -127,6 +127,10 @@ class KindReconciler(Generic[ModelT]):
     def forget(self, namespace: str | None, name: str) -> None:
         """Drop the object's per-object metric series (it is gone, or no longer ours)."""
 
+    def publish_stored(self, obj: ModelT, draft: StatusDraft) -> None:
+        """Set the object's status-derived gauges from its stored status (observability.md 2.2: rebuilt by a new
+        leader before its workers start, so paused and waiting objects are shown too)."""
+
     # Helpers ----------------------------------------------------------------------------------------------------
 
     def draft(self, raw: Obj) -> StatusDraft:

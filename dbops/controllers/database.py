@@ -191,6 +191,19 @@ class DatabaseReconciler(KindReconciler[Database]):
         status.update({"name": observed.name, "owner": observed.owner, "sizeBytes": observed.size_bytes})
         return {k: v for k, v in status.items() if v is not None}
 
+    def publish_stored(self, obj: Database, draft: StatusDraft) -> None:
+        self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
+        size = (draft.data.get("database") or {}).get("sizeBytes")
+        instance = gate(target_of(obj.spec, obj.metadata.namespace), self.instances, self.cluster_instances)[0]
+        if size is not None:
+            engine = instance.engine if instance else "unknown"
+            self.ctx.metrics.database_size.labels(
+                obj.metadata.name,
+                target_of(obj.spec, obj.metadata.namespace).key.name,
+                engine,
+                metric_namespace(obj.metadata.namespace),
+            ).set(size)
+
     def _publish(
         self, obj: Database, draft: StatusDraft, instance: str, observed: ObservedDatabase | None = None
     ) -> None:

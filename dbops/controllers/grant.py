@@ -353,6 +353,9 @@ class GrantReconciler(KindReconciler[Any]):
         await self.write_status(raw, draft, rid)
         self._publish(obj, draft)
 
+    def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
+        self._publish(obj, draft)
+
     def _publish(self, obj: Any, draft: StatusDraft) -> None:
         metrics, name = self.ctx.metrics, obj.metadata.name or ""
         namespace = metric_namespace(obj.metadata.namespace)

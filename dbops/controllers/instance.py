@@ -149,7 +149,7 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
         if draft.changed() or age is None or age >= STATUS_REFRESH_SECONDS:
             draft.set(lastCheckedAt=now_rfc3339())
             await self.write_status(raw, draft, rid, force=True)
-        self._publish_metrics(obj, draft, namespace, ok)
+        self._publish_metrics(obj, draft, namespace, ok, time.time())
         if ok:
             await self._refresh_sizes(key, adapter)
 
@@ -233,10 +233,21 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
                 model.metadata.name, key.name, adapter.engine, metric_namespace(model.metadata.namespace)
             ).set(sizes[model.spec.name])
 
-    def _publish_metrics(self, obj: DatabaseInstance, draft: StatusDraft, namespace: str, ok: bool) -> None:
+    def publish_stored(self, obj: DatabaseInstance, draft: StatusDraft) -> None:
+        healthy = draft.previous_condition("Healthy") or {}
+        checked = draft.before.get("lastCheckedAt")
+        checked_at = datetime.fromisoformat(checked.replace("Z", "+00:00")).timestamp() if checked else None
+        namespace = metric_namespace(obj.metadata.namespace)
+        self._publish_metrics(obj, draft, namespace, healthy.get("status") == "True", checked_at)
+
+    def _publish_metrics(
+        self, obj: DatabaseInstance, draft: StatusDraft, namespace: str, ok: bool, checked_at: float | None
+    ) -> None:
+        """Health gauges and info/resource series; `checked_at` is the check's Unix time (None: never checked)."""
         metrics, name, engine = self.ctx.metrics, obj.metadata.name or "", obj.spec.engine
         metrics.instance_healthy.labels(name, engine, namespace).set(1 if ok else 0)
-        metrics.instance_last_health_check.labels(name, engine, namespace).set(time.time())
+        if checked_at is not None:
+            metrics.instance_last_health_check.labels(name, engine, namespace).set(checked_at)
         metrics.info.set(
             metrics.instance_info,
             (namespace, name),

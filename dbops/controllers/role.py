@@ -140,6 +140,9 @@ class RoleReconciler(KindReconciler[Any]):
         self._publish(obj, draft, instance.name)
         return Result(requeue_after=self.drift_interval(obj, instance))
 
+    def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
+        self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
+
     def _publish(self, obj: Any, draft: StatusDraft, instance: str) -> None:
         metrics, name = self.ctx.metrics, obj.metadata.name or ""
         namespace = metric_namespace(obj.metadata.namespace)

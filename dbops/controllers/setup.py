@@ -8,13 +8,16 @@ on their own timers.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
+from dbops.controllers.base import KindReconciler
 from dbops.controllers.context import OperatorContext, resource_of
 from dbops.controllers.database import DatabaseReconciler
 from dbops.controllers.grant import GrantReconciler, grantee_index_value
 from dbops.controllers.instance import InstanceReconciler
+from dbops.controllers.leadership import rebuild_status_metrics
 from dbops.controllers.role import RoleReconciler
 from dbops.controllers.user import UserReconciler
 from dbops.runtime import (
@@ -138,6 +141,9 @@ def register_controllers(ctx: OperatorContext) -> None:
         )
     )
     register_access_controllers(ctx)
+    reconcilers = [c.spec.reconciler for c in ctx.manager.controllers]
+    kind_reconcilers = [r for r in reconcilers if isinstance(r, KindReconciler)]
+    ctx.manager.on_leader(lambda: _rebuild(kind_reconcilers, ctx.config.instance_id))
 
 
 GRANTEE_INDEX = "grantee"
@@ -151,6 +157,10 @@ def prerequisite_value(obj: Obj) -> list[str]:
     """Index value of a grantee or Database as `grantee_index_value` writes it: `Kind/namespace/name`."""
     meta = obj.get("metadata") or {}
     return [f"{obj.get('kind')}/{meta.get('namespace') or ''}/{meta.get('name')}"]
+
+
+def _rebuild(reconcilers: list[KindReconciler[Any]], instance_id: str) -> None:
+    rebuild_status_metrics(reconcilers, instance_id)
 
 
 def register_access_controllers(ctx: OperatorContext) -> None:

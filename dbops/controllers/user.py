@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
+from typing import Any
 
 from dbops.api.kinds import by_kind
 from dbops.api.user import DatabaseUser
@@ -330,6 +331,9 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             await self.ctx.client.create(SECRETS, desired.body(), desired.namespace)
         elif differences(stored, desired):
             await self.ctx.client.patch(SECRETS, desired.name, merge_patch_for(stored, desired), desired.namespace)
+
+    def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
+        self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
 
     def _publish(self, obj: DatabaseUser, draft: StatusDraft, instance: str) -> None:
         metrics, name = self.ctx.metrics, obj.metadata.name or ""

@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,10 @@ class Operator:
 
     process: subprocess.Popen[bytes]
     log: Path
+    metrics_port: int = METRICS_PORT
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as response:
             text: str = response.read().decode()
             return text
 
@@ -68,43 +70,40 @@ def crds(kubectl: Kubectl) -> None:
     )
 
 
-def _ready() -> bool:
+def _ready(probe_port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{PROBE_PORT}/readyz", timeout=2) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{probe_port}/readyz", timeout=2) as response:
             return bool(response.status == 200)
     except OSError:
         return False
 
 
-@pytest.fixture(scope="package")
-def operator(dev_env: DevEnv, crds: None) -> Iterator[Operator]:
-    """One operator process for the e2e package; stopped before other layers run, whose objects it must not touch."""
-    log = dev_env.run_dir / "operator-e2e.log"
+@contextmanager
+def running_operator(
+    dev_env: DevEnv, metrics_port: int, probe_port: int, *args: str, log_name: str = "operator-e2e.log"
+) -> Iterator[Operator]:
+    """Run `python -m dbops` (as `make run` does) on the given ports until the block ends; fail if it is not ready."""
+    log = dev_env.run_dir / log_name
     handle = log.open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dbops",
-            "--kubeconfig",
-            dev_env.kubeconfig,
-            "--metrics-bind-address",
-            f"127.0.0.1:{METRICS_PORT}",
-            "--health-probe-bind-address",
-            f"127.0.0.1:{PROBE_PORT}",
-            "--log-level",
-            "debug",
-            "--size-refresh-interval",
-            "5s",
-        ],
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        cwd=REPO_ROOT,
-        env={**os.environ, "POD_NAMESPACE": "dbops-system", "POD_NAME": "dbops-e2e"},
-    )
-    running = Operator(process, log)
+    command = [
+        sys.executable,
+        "-m",
+        "dbops",
+        "--kubeconfig",
+        dev_env.kubeconfig,
+        "--metrics-bind-address",
+        f"127.0.0.1:{metrics_port}",
+        "--health-probe-bind-address",
+        f"127.0.0.1:{probe_port}",
+        "--log-level",
+        "debug",
+        *args,
+    ]
+    env = {**os.environ, "POD_NAMESPACE": "dbops-system", "POD_NAME": "dbops-e2e"}
+    process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env)
+    running = Operator(process, log, metrics_port)
     try:
-        wait_for(lambda: _ready() or process.poll() is not None, timeout=60, what="the operator's /readyz")
+        wait_for(lambda: _ready(probe_port) or process.poll() is not None, timeout=60, what="the operator's /readyz")
         if process.poll() is not None:
             pytest.fail(f"the operator exited with {process.returncode}:\n{running.log_text()[-4000:]}")
         yield running
@@ -115,6 +114,13 @@ def operator(dev_env: DevEnv, crds: None) -> Iterator[Operator]:
         except subprocess.TimeoutExpired:
             process.kill()
         handle.close()
+
+
+@pytest.fixture(scope="package")
+def operator(dev_env: DevEnv, crds: None) -> Iterator[Operator]:
+    """One operator process for the e2e package; stopped before other layers run, whose objects it must not touch."""
+    with running_operator(dev_env, METRICS_PORT, PROBE_PORT, "--size-refresh-interval", "5s") as running:
+        yield running
 
 
 def events(kubectl: Kubectl, namespace: str, name: str, reason: str | None = None) -> list[dict[str, Any]]:
