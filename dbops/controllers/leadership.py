@@ -12,6 +12,7 @@ from typing import Any
 
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler
+from dbops.runtime import DELETED, Event, Manager
 
 
 def rebuild_status_metrics(reconcilers: Iterable[KindReconciler[Any]], instance_id: str) -> int:
@@ -25,3 +26,24 @@ def rebuild_status_metrics(reconcilers: Iterable[KindReconciler[Any]], instance_
             reconciler.publish_stored(reconciler.info.model.model_validate(raw), reconciler.draft(raw))
             published += 1
     return published
+
+
+def follow_informer_stream(manager: Manager, reconciler: KindReconciler[Any], instance_id: str) -> None:
+    """Keep the object-describing gauges of one kind in step with its informer on the leader (observability.md 2.2):
+    adds and updates publish from the stored status, deletes and partition changes drop the series. Paused objects
+    and objects waiting for a dependency are therefore shown as they are stored, without a reconcile."""
+
+    def handle(event: Event) -> None:
+        if not manager.is_leader:
+            return
+        meta = event.obj.get("metadata") or {}
+        if event.type == DELETED or not ann.in_partition(meta.get("labels"), instance_id):
+            reconciler.forget(meta.get("namespace"), meta.get("name", ""))
+            return
+        try:
+            model = reconciler.info.model.model_validate(event.obj)
+        except ValueError:
+            return  # an object the schema would not admit today; its reconcile reports it
+        reconciler.publish_stored(model, reconciler.draft(event.obj))
+
+    manager.informer(reconciler.resource).add_handler(handle)

@@ -17,7 +17,7 @@ from dbops.controllers.context import OperatorContext, resource_of
 from dbops.controllers.database import DatabaseReconciler
 from dbops.controllers.grant import GrantReconciler, grantee_index_value
 from dbops.controllers.instance import InstanceReconciler
-from dbops.controllers.leadership import rebuild_status_metrics
+from dbops.controllers.leadership import follow_informer_stream, rebuild_status_metrics
 from dbops.controllers.role import RoleReconciler
 from dbops.controllers.user import UserReconciler
 from dbops.runtime import (
@@ -144,6 +144,8 @@ def register_controllers(ctx: OperatorContext) -> None:
     reconcilers = [c.spec.reconciler for c in ctx.manager.controllers]
     kind_reconcilers = [r for r in reconcilers if isinstance(r, KindReconciler)]
     ctx.manager.on_leader(lambda: _rebuild(kind_reconcilers, ctx.config.instance_id))
+    for reconciler in kind_reconcilers:
+        follow_informer_stream(ctx.manager, reconciler, ctx.config.instance_id)
 
 
 GRANTEE_INDEX = "grantee"

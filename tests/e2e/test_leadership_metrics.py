@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import Kubectl
-from tests.e2e.conftest import running_operator
+from tests.e2e.conftest import running_operator, wait_for
 from tests.e2e.test_instance import admin_secret, instance
 from tests.support.env import DevEnv
 
@@ -42,6 +42,14 @@ def test_paused_instance_is_shown_from_its_stored_status(
 
     with running_operator(dev_env, 18880, 18881, "--instance-id", PARTITION, log_name="operator-rebuild.log") as op:
         text = op.metrics()
+        # Followed from the informer stream on the leader: a paused object created now is counted at once...
+        late = manifest.replace("name: pg,", "name: late,")
+        kubectl("apply", "-n", namespace, "-f", "-", input=late)
+        pending = f'dbops_resource_count{{namespace="{namespace}",phase="Pending",resource_type="DatabaseInstance"}}'
+        wait_for(lambda: f"{pending} 1.0" in op.metrics(), 30, "the paused instance to be counted")
+        # ...and its series go when it is deleted (never reconciled, it has no finalizer and goes at once).
+        kubectl("delete", "dbi", "late", "-n", namespace)
+        wait_for(lambda: 'instance="late"' not in op.metrics(), 60, "the deleted instance's series to go")
     labels = f'engine="postgres",instance="pg",namespace="{namespace}"'
     assert f"dbops_instance_healthy{{{labels}}} 1.0" in text
     assert f"dbops_instance_last_health_check_timestamp_seconds{{{labels}}} 1.767323045e+09" in text
