@@ -92,7 +92,7 @@ class DatabaseReconciler(KindReconciler[Database]):
                     self._operation("update", engine, namespace, True, started)
                     observed = await adapter.observe_database(spec.name) or observed
         except InvalidSpec as error:
-            message = f"{error.field}: {error}"
+            message = str(error)
             draft.set(phase="Failed", message=message)
             draft.condition("Ready", False, "InvalidSpec", message)
             self._fail_once(raw, draft, rid, "InvalidSpec", message, f"Database {name}: {message}")

@@ -254,7 +254,7 @@ class GrantReconciler(KindReconciler[Any]):
             await self._permanent(obj, raw, draft, rid, "InstanceMismatch", str(mismatch))
             return None
         except InvalidSpec as error:
-            await self._permanent(obj, raw, draft, rid, "InvalidSpec", f"{error.field}: {error}")
+            await self._permanent(obj, raw, draft, rid, "InvalidSpec", str(error))
             return None
         instance, waiting_message = gate(grantee.target, self.instances, self.cluster_instances)
         if instance is None:
@@ -286,7 +286,7 @@ class GrantReconciler(KindReconciler[Any]):
                 async with self.ctx.servers.operation(instance.target.key):
                     outcome = await adapter.apply_access(grantee.server_name, obj.spec)
             except InvalidSpec as error:
-                await self._permanent(obj, raw, draft, rid, "InvalidSpec", f"{error.field}: {error}")
+                await self._permanent(obj, raw, draft, rid, "InvalidSpec", str(error))
                 return None
             except UnsupportedEngine as error:
                 await self._permanent(obj, raw, draft, rid, "UnsupportedEngine", str(error))

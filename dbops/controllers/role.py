@@ -109,7 +109,7 @@ class RoleReconciler(KindReconciler[Any]):
                     draft.set(role={"name": role, "createdAt": _now()})
         except (InvalidSpec, UnsupportedEngine) as error:
             reason = "InvalidSpec" if isinstance(error, InvalidSpec) else "UnsupportedEngine"
-            message = f"{error.field}: {error}" if isinstance(error, InvalidSpec) else str(error)
+            message = str(error)
             draft.set(phase="Failed", message=message)
             draft.condition("Ready", False, reason, message)
             self._fail_once(raw, draft, rid, "ReconcileFailed", message, f"{self.info.kind} {name}: {message}")

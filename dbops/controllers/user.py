@@ -141,7 +141,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         except TemplateError as error:
             return await self._failed(obj, raw, draft, rid, "SecretTemplateError", str(error), instance.name)
         except InvalidSpec as error:
-            return await self._failed(obj, raw, draft, rid, "InvalidSpec", f"{error.field}: {error}", instance.name)
+            return await self._failed(obj, raw, draft, rid, "InvalidSpec", str(error), instance.name)
         except (EngineError, ConnectionFailure, InstanceProblem) as error:
             self._operation(
                 "create" if not (draft.before.get("user") or {}).get("createdAt") else "update",

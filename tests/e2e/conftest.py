@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,6 +25,9 @@ import pytest
 from tests.conftest import Kubectl
 from tests.support.env import REPO_ROOT, DevEnv
 
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+_REQUESTS = re.compile(r"^rest_client_requests_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+_METHOD = re.compile(r'method="([A-Z]+)"')
 METRICS_PORT = int(os.environ.get("DBOPS_E2E_METRICS_PORT", "18180"))
 PROBE_PORT = int(os.environ.get("DBOPS_E2E_PROBE_PORT", "18181"))
 
@@ -55,6 +59,30 @@ class Operator:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def requests_by_method(self) -> dict[str, float]:
+        """rest_client_requests_total summed per HTTP method (all codes, all hosts)."""
+        out: dict[str, float] = {}
+        for line in self.metrics().splitlines():
+            match = _REQUESTS.match(line)
+            method = _METHOD.search(match.group("labels")) if match else None
+            if match and method:
+                out[method.group(1)] = out.get(method.group(1), 0.0) + float(match.group("value"))
+        return out
+
+    def writes(self) -> float:
+        """API writes so far: POST, PUT, PATCH and DELETE requests."""
+        return sum(v for k, v in self.requests_by_method().items() if k in WRITE_METHODS)
+
+    def reconciles(self, controller: str) -> float:
+        prefix = f'controller_runtime_reconcile_total{{controller="{controller}"'
+        return sum(float(line.split()[-1]) for line in self.metrics().splitlines() if line.startswith(prefix))
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
 
 
 @pytest.fixture(scope="session")

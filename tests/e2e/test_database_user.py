@@ -212,12 +212,6 @@ def test_a_foreign_secret_is_never_overwritten(kubectl: Kubectl, namespace: str,
     assert len(events(kubectl, namespace, "taken", "ReconcileFailed")) == 1
 
 
-def reconciles(operator: Operator, controller: str) -> float:
-    """controller_runtime_reconcile_total for one controller, all results summed."""
-    prefix = f'controller_runtime_reconcile_total{{controller="{controller}"'
-    return sum(float(line.split()[-1]) for line in operator.metrics().splitlines() if line.startswith(prefix))
-
-
 def test_a_converged_user_and_database_cause_no_writes(
     kubectl: Kubectl, namespace: str, ready_instance: str, operator: Operator
 ) -> None:
@@ -235,7 +229,7 @@ def test_a_converged_user_and_database_cause_no_writes(
         get(kubectl, "secret", namespace, f"{before['dbu']['user']['username'].replace('_', '-')}-credentials") or {}
     )  # type: ignore[index]
     event_count = len(events(kubectl, namespace, "quiet"))
-    counts = {c: reconciles(operator, c) for c in ("database", "databaseuser")}
+    counts = {c: operator.reconciles(c) for c in ("database", "databaseuser")}
     # Each annotation change the operator reads wakes the object at once (api.md 2.1); a value other than "true"
     # changes nothing, so every one of these reconciles must find the object converged.
     for value in ("false", "no", "maybe"):
@@ -250,7 +244,7 @@ def test_a_converged_user_and_database_cause_no_writes(
                 "--overwrite",
             )
     for controller, start in counts.items():
-        wait_for(lambda c=controller, s=start: reconciles(operator, c) >= s + 3, 60, f"{controller} to reconcile again")
+        wait_for(lambda c=controller, s=start: operator.reconciles(c) >= s + 3, 60, f"{controller} to reconcile again")
     after = {kind: (get(kubectl, kind, namespace, "quiet") or {}).get("status") for kind in ("db", "dbu")}
     assert after == before, "a converged object's status is not rewritten (not even reconcileID)"
     secret_after = get(kubectl, "secret", namespace, secret_before["metadata"]["name"]) or {}
