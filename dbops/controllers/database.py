@@ -18,7 +18,7 @@ from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
-from dbops.controllers.deletion import Dependent, run_gates
+from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
 from dbops.engines.base import EngineAdapter, EngineError, ObservedDatabase
 from dbops.engines.connection import ConnectionFailure
@@ -289,16 +289,10 @@ class DatabaseReconciler(KindReconciler[Database]):
             except (EngineError, ConnectionFailure, InstanceProblem) as error:
                 engine = instance.engine if instance else "unknown"
                 self._operation("delete", engine, namespace, False, started)
-                suffix = "; finalizer removed because force-delete is set" if force else ""
-                message = f"Failed to drop database {spec.name} on instance {target.key.name}: {error}{suffix}"
-                previous = draft.previous_condition("Ready") or {}
-                if previous.get("reason") != "DeleteFailed" or previous.get("message") != str(error):
-                    self.warning(raw, "DeleteFailed", message, rid)
-                if not force:
-                    draft.set(phase="Deleting", message=str(error))
-                    draft.condition("Ready", False, "DeleteFailed", str(error))
-                    await self.write_status(raw, draft, rid)
-                    return Result(requeue_after=30)
+                what = f"database {spec.name} on instance {target.key.name}"
+                retry = await cleanup_failed(self, raw, rid, error, what, force=force)
+                if retry is not None:
+                    return retry
             else:
                 self._operation("delete", instance.engine, namespace, True, started)
                 self.normal(raw, "Deleted", f"Dropped database {spec.name} from instance {instance.name}")

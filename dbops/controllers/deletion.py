@@ -22,6 +22,7 @@ from dbops.runtime import NotFound, Resource, Result
 PROTECTION_RETRY_SECONDS = 30.0
 DEPENDENTS_RECHECK_SECONDS = 10.0
 CASCADE_RECHECK_SECONDS = 5.0
+CLEANUP_RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True, order=True)
@@ -168,3 +169,28 @@ async def run_gates(
             raw, "CascadeDeleteComplete", f"Cascade delete of {kind} {name} finished: {total} dependents deleted"
         )
     return None
+
+
+async def cleanup_failed(
+    reconciler: KindReconciler[Any],
+    raw: Obj,
+    rid: str,
+    error: Exception,
+    what: str,
+    *,
+    force: bool,
+    retry_seconds: float = CLEANUP_RETRY_SECONDS,
+) -> Result | None:
+    """behaviour.md 5.6: server-side cleanup failed. One DeleteFailed per first or different error; without
+    force-delete the finalizer stays (phase Deleting, retry); with it, None tells the caller to release anyway."""
+    draft = reconciler.draft(raw)
+    previous = draft.previous_condition("Ready") or {}
+    if previous.get("reason") != "DeleteFailed" or previous.get("message") != str(error):
+        suffix = "; finalizer removed because force-delete is set" if force else ""
+        reconciler.warning(raw, "DeleteFailed", f"Failed to drop {what}: {error}{suffix}", rid)
+    if force:
+        return None
+    draft.set(phase="Deleting", message=str(error))
+    draft.condition("Ready", False, "DeleteFailed", str(error))
+    await reconciler.write_status(raw, draft, rid)
+    return Result(requeue_after=retry_seconds)

@@ -17,7 +17,7 @@ from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
-from dbops.controllers.deletion import Dependent, run_gates
+from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, gate, target_of
 from dbops.engines.access import RoleGrantAdapter
 from dbops.engines.base import EngineAdapter, EngineError
@@ -195,7 +195,6 @@ class RoleReconciler(KindReconciler[Any]):
         force = ann.is_true(annotations, ann.FORCE_DELETE)
         policy = annotations.get(ann.DELETION_POLICY, "Delete")
         namespace = metric_namespace(obj.metadata.namespace)
-        draft = self.draft(raw)
         if policy != "Delete":
             self.normal(
                 raw,
@@ -213,15 +212,11 @@ class RoleReconciler(KindReconciler[Any]):
                     await adapter.drop_managed_role(spec)
             except (EngineError, ConnectionFailure, InstanceProblem, UnsupportedEngine, InvalidSpec) as error:
                 self._operation("delete", instance.engine if instance else "unknown", namespace, False)
-                previous = draft.previous_condition("Ready") or {}
-                if previous.get("reason") != "DeleteFailed" or previous.get("message") != str(error):
-                    suffix = "; finalizer removed because force-delete is set" if force else ""
-                    self.warning(raw, "DeleteFailed", f"Failed to drop role {spec.role_name}: {error}{suffix}", rid)
-                if not force:
-                    draft.set(phase="Deleting", message=str(error))
-                    draft.condition("Ready", False, "DeleteFailed", str(error))
-                    await self.write_status(raw, draft, rid)
-                    return Result(requeue_after=DELETE_RETRY_SECONDS)
+                retry = await cleanup_failed(
+                    self, raw, rid, error, f"role {spec.role_name}", force=force, retry_seconds=DELETE_RETRY_SECONDS
+                )
+                if retry is not None:
+                    return retry
             else:
                 self._operation("delete", instance.engine, namespace, True)
                 self.normal(raw, "Deleted", f"Dropped role {spec.role_name} from instance {instance.name}")

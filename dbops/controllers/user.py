@@ -30,7 +30,7 @@ from dbops.controllers.credentials import (
     ownership_labels,
     stored_value,
 )
-from dbops.controllers.deletion import Dependent, run_gates
+from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
@@ -423,15 +423,9 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                     await adapter.drop_account(spec.username)
             except (EngineError, ConnectionFailure, InstanceProblem) as error:
                 self._operation("delete", instance.engine if instance else "unknown", namespace, False)
-                previous = draft.previous_condition("Ready") or {}
-                if previous.get("reason") != "DeleteFailed" or previous.get("message") != str(error):
-                    suffix = "; finalizer removed because force-delete is set" if force else ""
-                    self.warning(raw, "DeleteFailed", f"Failed to drop user {spec.username}: {error}{suffix}", rid)
-                if not force:
-                    draft.set(phase="Deleting", message=str(error))
-                    draft.condition("Ready", False, "DeleteFailed", str(error))
-                    await self.write_status(raw, draft, rid)
-                    return Result(requeue_after=30)
+                retry = await cleanup_failed(self, raw, rid, error, f"user {spec.username}", force=force)
+                if retry is not None:
+                    return retry
             else:
                 self._operation("delete", instance.engine, namespace, True)
                 self.normal(raw, "Deleted", f"Dropped user {spec.username} from instance {instance.name}")
