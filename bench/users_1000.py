@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
 
+from tests.e2e.conftest import Operator
 from tests.e2e.test_instance import admin_secret, instance
-from tests.e2e.test_quiet_resync import PARTITION_LABEL, PartitionOperator, labelled, partition_operator
+from tests.e2e.test_quiet_resync import PARTITION_LABEL, labelled, partition_operator
 from tests.support.env import REPO_ROOT, DevEnv, environment_is_up, run_dir
 
 PARTITION = "bench"
@@ -127,7 +128,7 @@ def event_writes(env: DevEnv, namespace: str) -> tuple[int, int]:
     return len(ours), sum(1 + max(0, int(e.get("count") or 1) - 1) for e in ours)
 
 
-def memory(op: PartitionOperator) -> tuple[float, float]:
+def memory(op: Operator) -> tuple[float, float]:
     """(VmRSS, VmHWM) in MB."""
     values = {}
     for line in Path(f"/proc/{op.process.pid}/status").read_text().splitlines():
@@ -210,7 +211,7 @@ def main() -> int:
 
 
 def measure(
-    env: DevEnv, op: PartitionOperator, namespace: str, admin_db: str, prefix: str, count: int, options: Any
+    env: DevEnv, op: Operator, namespace: str, admin_db: str, prefix: str, count: int, options: Any
 ) -> dict[str, Any]:
     manifest = admin_secret(env) + "---\n" + labelled(instance(env, interval=30), PARTITION)
     manifest = manifest.replace("    secretRef:", f"    database: {admin_db}\n    secretRef:")
