@@ -25,37 +25,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dbops.runtime.client import CRDS, NAMESPACES, AlreadyExists, KubeClient, Resource
+from dbops.runtime.client import CRDS, NAMESPACES, AlreadyExists, KubeClient
 from dbops.runtime.informer import Informer
+from tests.integration.runtime.conftest import WIDGET_CRD, WIDGETS
 
-WIDGETS = Resource("runtime.test.dbops.io", "v1", "widgets", "Widget")
-CRD: dict[str, Any] = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.runtime.test.dbops.io"},
-    "spec": {
-        "group": "runtime.test.dbops.io",
-        "scope": "Namespaced",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
+# The same test-only Widget CRD the runtime integration tests install.
+CRD = WIDGET_CRD
 
 
 def rss_mb() -> float:

@@ -15,7 +15,7 @@ from dbops.runtime.client import KubeClient, Resource
 WIDGETS = Resource("runtime.test.dbops.io", "v1", "widgets", "Widget")
 GADGETS = Resource("runtime.test.dbops.io", "v1", "gadgets", "Gadget", namespaced=False)
 
-_CRD = {
+WIDGET_CRD: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",
     "kind": "CustomResourceDefinition",
     "metadata": {"name": "widgets.runtime.test.dbops.io"},
@@ -61,7 +61,7 @@ def widgets_crd(kubectl: Any) -> Iterator[Resource]:
         probe = kubectl("get", "crd", name, "-o", "jsonpath={.metadata.deletionTimestamp}", check=False)
         if probe.returncode == 0 and probe.stdout.strip():
             kubectl("wait", "--for=delete", f"crd/{name}", "--timeout=300s", timeout=320)
-    for crd in (_CRD, _cluster_scoped(_CRD)):
+    for crd in (WIDGET_CRD, _cluster_scoped(WIDGET_CRD)):
         kubectl("apply", "-f", "-", input=json.dumps(crd))
     for name in names:
         kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
