@@ -17,6 +17,7 @@ Import from here; the submodules are one concept each:
 ``manager``            :class:`Manager`, :class:`ManagerOptions` (informers, leader election, probes, metrics)
 ``leader``             :class:`LeaderElector` (Lease-based)
 ``events``             :class:`EventRecorder` (``<kind>-controller``), :func:`emit_on_change`
+``own_writes``         :class:`OwnWrites` (drop the watch event of the controller's own write)
 ``status``             :func:`set_condition`, :func:`patch_status`, :func:`merge_patch`, …
 ``finalizers``         :func:`add_finalizer`, :func:`remove_finalizer` (conflict-safe JSON patches)
 ``log``                :func:`configure_logging`, :func:`get_logger`, :func:`current_reconcile_id`
@@ -74,6 +75,7 @@ from dbops.runtime.informer import ADDED, DELETED, MODIFIED, Event, Informer
 from dbops.runtime.leader import LeaderElectionConfig, LeaderElector
 from dbops.runtime.log import configure_logging, current_reconcile_id, get_logger
 from dbops.runtime.manager import Manager, ManagerOptions
+from dbops.runtime.own_writes import OwnWrites
 from dbops.runtime.predicates import (
     Predicate,
     all_of,
@@ -139,6 +141,7 @@ __all__ = [
     "ManagerOptions",
     "Mapper",
     "NotFound",
+    "OwnWrites",
     "PermanentError",
     "Predicate",
     "Priority",

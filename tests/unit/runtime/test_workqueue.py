@@ -122,6 +122,20 @@ async def test_low_priority_key_ages_into_service() -> None:
     assert q.get_nowait() == "fresh"
 
 
+async def test_aged_low_keys_do_not_starve_earlier_normal_keys() -> None:
+    """A backlog of aged resyncs is served in enqueue order with the normal keys, not all before them."""
+    clock = FakeClock()
+    q = WorkQueue("t-aging-fair", clock=clock, low_priority_max_wait=60.0)
+    q.add("new-user")  # a watch event, enqueued first
+    clock.now += 1
+    for i in range(3):
+        q.add(f"resync-{i}", Priority.LOW, Trigger.RESYNC)
+    clock.now += 120  # everything has waited long; the resyncs are aged
+    q.add("later-user")
+    order = [q.get_nowait() for _ in range(5)]
+    assert order == ["new-user", "resync-0", "resync-1", "resync-2", "later-user"]
+
+
 async def test_trigger_non_watch_wins_when_merged() -> None:
     q = WorkQueue("t-trig")
     q.add("a", trigger=Trigger.WATCH)
