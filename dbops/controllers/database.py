@@ -3,31 +3,60 @@
 Events follow the state recorded in status: `Created` only when this reconcile created, took over or recreated the
 database; `CreateFailed` / `ReconcileFailed` / `DeleteFailed` only for a first or different error (the last error is
 kept in the `Synced` condition's message). A converged Database costs one catalog read per existence check and no
-API write. Not yet in this build (noted in the issue): drift detection, initSQL and auto-ownership (issue 6), and the
-Snapshot deletion policy, which needs backups.
+API write. initSQL (`initsql`) runs after the apply when its statements changed since the last successful run, as the
+database owner; auto-ownership (`ownership`) creates the owner role before the database it will own and sets the
+default privileges after the apply. Not yet in this build (noted in the issue): drift detection and the Snapshot
+deletion policy, which needs backups.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dbops.api.database import Database
+from dbops.api.database import Database, DatabaseSpec
 from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
+from dbops.controllers import initsql
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
 from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
+from dbops.controllers.ownership import ownership_status, spared_names
 from dbops.engines.base import EngineAdapter, EngineError, ObservedDatabase
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
+from dbops.engines.initsql import InitSQLRunner, dialect_for
+from dbops.engines.ownership import OwnershipAdapter, OwnershipNames, effective_owner, ownership_names
 from dbops.metrics import metric_namespace
 from dbops.runtime import Result, TransientError, remove_finalizer
 
 CREATING_RECHECK_SECONDS = 2.0
 GRANT_KINDS = ("DatabaseGrant",)
+ACCOUNT_KINDS = ("DatabaseUser",)
+ROLE_KINDS = ("DatabaseRole", "ClusterDatabaseRole")
+AUTO_OWNERSHIP_FIELD = "spec.postgres.ownership.autoOwnership"
+INIT_SQL_FIELD = "spec.initSQL"
+
+
+@dataclass(frozen=True)
+class InitSQLOutcome:
+    """How initSQL leaves the Database: ``reason``/``message`` for Synced=False; ``retry_after`` set when the failure
+    blocks readiness (failurePolicy Block) and the run is retried after that many seconds."""
+
+    reason: str
+    message: str
+    retry_after: float | None = None
+
+
+def _ownership_names(spec: DatabaseSpec, adapter: EngineAdapter, unsupported: list[str]) -> OwnershipNames | None:
+    """The auto-ownership names when the engine honours it (InvalidSpec for a name that is too long)."""
+    if AUTO_OWNERSHIP_FIELD in unsupported or not isinstance(adapter, OwnershipAdapter):
+        return None
+    return ownership_names(spec)
 
 
 class DatabaseReconciler(KindReconciler[Database]):
@@ -38,6 +67,10 @@ class DatabaseReconciler(KindReconciler[Database]):
         self.instances = ctx.store(INSTANCE)
         self.cluster_instances = ctx.store(CLUSTER_INSTANCE)
         self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
+        self.account_stores = [ctx.store(by_kind(k)) for k in ACCOUNT_KINDS]
+        self.role_stores = [ctx.store(by_kind(k)) for k in ROLE_KINDS]
+        self._init_sql_attempts: dict[tuple[str, str], tuple[str, int]] = {}
+        """(namespace, name) → (attempt hash, consecutive failures) of a blocked initSQL, for its backoff."""
 
     # Helpers ----------------------------------------------------------------------------------------------------
 
@@ -71,12 +104,18 @@ class DatabaseReconciler(KindReconciler[Database]):
             self._publish(obj, draft, target.key.name)
             return None  # woken by the instance's watch when it becomes Ready
         engine = instance.engine
+        init_outcome: InitSQLOutcome | None = None
         try:
             adapter = await adapter_for(self.ctx, instance)
-            self.report_options(raw, draft, rid, adapter.unsupported_database_fields(spec, None), engine)
+            unsupported = adapter.unsupported_database_fields(spec, None)
+            if spec.init_sql is not None and not isinstance(adapter, InitSQLRunner):
+                unsupported = [*unsupported, INIT_SQL_FIELD]
+            self.report_options(raw, draft, rid, unsupported, engine)
+            names = _ownership_names(spec, adapter, unsupported)
+            owner = effective_owner(spec, names)
             async with self.ctx.servers.operation(instance.target.key):
                 observed = await adapter.observe_database(spec.name)
-                observed, fresh = await self._existence(obj, raw, draft, rid, adapter, observed, instance)
+                observed, fresh = await self._existence(obj, raw, draft, rid, adapter, observed, instance, names)
                 if observed is None:
                     draft.set(phase="Creating", message="Database is initializing")
                     draft.condition("Ready", False, "Creating", "Database is initializing")
@@ -85,12 +124,13 @@ class DatabaseReconciler(KindReconciler[Database]):
                 if fresh or draft.before.get("observedGeneration") != obj.metadata.generation:
                     started = time.monotonic()
                     try:
-                        await adapter.apply_database(spec, observed, owner=spec.owner)
+                        await self._apply(spec, adapter, observed, names, owner, draft)
                     except (EngineError, InvalidSpec):
                         self._operation("update", engine, namespace, False, started)
                         raise
                     self._operation("update", engine, namespace, True, started)
                     observed = await adapter.observe_database(spec.name) or observed
+                init_outcome = await self._init_sql(obj, raw, draft, rid, adapter, observed, fresh, owner, engine)
         except InvalidSpec as error:
             message = str(error)
             draft.set(phase="Failed", message=message)
@@ -108,27 +148,136 @@ class DatabaseReconciler(KindReconciler[Database]):
             raise TransientError(str(error)) from None
 
         draft.set(
-            phase="Ready",
-            message="Database is ready",
             observedGeneration=obj.metadata.generation,
             database=self._database_status(draft, observed),
         )
         if observed.encoding is not None or observed.extensions or observed.schemas:
-            draft.set(
-                postgres={
-                    "encoding": observed.encoding,
-                    "collation": observed.collation,
-                    "installedExtensions": [{"name": k, "version": v} for k, v in sorted(observed.extensions.items())],
-                    "schemas": sorted(observed.schemas),
-                }
-            )
+            postgres = {
+                "encoding": observed.encoding,
+                "collation": observed.collation,
+                "installedExtensions": [{"name": k, "version": v} for k, v in sorted(observed.extensions.items())],
+                "schemas": sorted(observed.schemas),
+            }
+            ownership = (draft.data.get("postgres") or {}).get("ownership") if names is not None else None
+            draft.set(postgres={**postgres, "ownership": ownership} if ownership else postgres)
         if observed.charset is not None:
             draft.set(mysql={"charset": observed.charset, "collation": observed.collation})
-        draft.condition("Synced", True, "ReconcileSuccess", "spec applied")
-        draft.condition("Ready", True, "ReconcileSuccess", "Database is ready")
+        requeue = self.drift_interval(obj, instance)
+        if init_outcome is None:
+            draft.condition("Synced", True, "ReconcileSuccess", "spec applied")
+        else:
+            draft.condition("Synced", False, init_outcome.reason, init_outcome.message)
+        if init_outcome is not None and init_outcome.retry_after is not None:
+            draft.set(phase="Failed", message=init_outcome.message)
+            draft.condition("Ready", False, init_outcome.reason, init_outcome.message)
+            requeue = min(requeue, init_outcome.retry_after)
+        else:
+            draft.set(phase="Ready", message="Database is ready")
+            draft.condition("Ready", True, "ReconcileSuccess", "Database is ready")
         await self.write_status(raw, draft, rid)
         self._publish(obj, draft, instance.name, observed)
-        return Result(requeue_after=self.drift_interval(obj, instance))
+        return Result(requeue_after=requeue)
+
+    async def _apply(
+        self,
+        spec: DatabaseSpec,
+        adapter: EngineAdapter,
+        observed: ObservedDatabase,
+        names: OwnershipNames | None,
+        owner: str | None,
+        draft: StatusDraft,
+    ) -> None:
+        """behaviour.md 7.5, with the auto-ownership steps of 7.6 around it: the roles (and membership) before the
+        database is re-owned by the role, the default privileges both ways after the schemas exist."""
+        if names is not None and isinstance(adapter, OwnershipAdapter):
+            await adapter.ensure_ownership_roles(names)
+        await adapter.apply_database(spec, observed, owner=owner)
+        if names is not None and isinstance(adapter, OwnershipAdapter):
+            config = spec.postgres.ownership if spec.postgres is not None else None
+            if observed.allow_connections is False and (spec.postgres is None or not spec.postgres.allow_connections):
+                message = "owner role and app user in place; default privileges wait (connections are disallowed)"
+                status = ownership_status(names, "Pending", message)
+            else:
+                await adapter.apply_ownership(spec, names)
+                both_ways = config is None or config.set_default_privileges
+                message = "owner role and app user in place" + (
+                    "; default privileges set both ways" if both_ways else ""
+                )
+                status = ownership_status(names, "Ready", message)
+            draft.set(postgres={**(draft.data.get("postgres") or {}), "ownership": status})
+
+    # initSQL (behaviour.md 12) ---------------------------------------------------------------------------------
+
+    async def _init_sql(
+        self,
+        obj: Database,
+        raw: Obj,
+        draft: StatusDraft,
+        rid: str,
+        adapter: EngineAdapter,
+        observed: ObservedDatabase,
+        fresh: bool,
+        owner: str | None,
+        engine: str,
+    ) -> InitSQLOutcome | None:
+        """Run initSQL when due and record the outcome in status.initSQL; returns how it leaves Synced/Ready (None:
+        nothing to report). Events: InitSQLApplied for each successful run (a run only happens when the statements
+        changed or the database is new), InitSQLFailed for the first failure of a hash or a different error."""
+        spec, key = obj.spec, (obj.metadata.namespace or "", obj.metadata.name or "")
+        config = spec.init_sql
+        if config is None:
+            draft.set(initSQL=None)  # removing initSQL removes its status; nothing is undone on the server
+            self._init_sql_attempts.pop(key, None)
+            return None
+        if not isinstance(adapter, InitSQLRunner):
+            return None  # reported through OptionsHonored
+        stored = draft.before.get("initSQL") if not fresh else None
+        policy = config.failure_policy
+        try:
+            source = await initsql.load_source(self.ctx.client, config, obj.metadata.namespace, dialect_for(engine))
+        except initsql.SourceMissing as problem:
+            status = initsql.source_missing_status(stored, problem)
+            if initsql.is_new_failure(stored, status):
+                self.warning(raw, "InitSQLFailed", initsql.missing_message(problem, spec.name, policy), rid)
+            draft.set(initSQL=status)
+            return self._init_sql_failed(key, "", policy, f"initSQL cannot run: {problem}")
+        if not initsql.is_due(stored, source.hash, policy, fresh=fresh):
+            if stored and not stored.get("applied"):
+                return InitSQLOutcome("InitSQLFailed", f"initSQL failed: {stored.get('error') or ''}")
+            return None
+        if observed.allow_connections is False:
+            return InitSQLOutcome("ConnectionsDisallowed", "initSQL waits: the database does not allow connections")
+        namespace = metric_namespace(obj.metadata.namespace)
+        started = time.monotonic()
+        try:
+            run = await adapter.run_init_sql(spec, source.statements, role=owner, sensitive=source.sensitive)
+        except (EngineError, ConnectionFailure):
+            self._operation("init_sql", engine, namespace, False, started)
+            raise
+        self._operation("init_sql", engine, namespace, run.ok, started)
+        if run.ok:
+            draft.set(initSQL=initsql.success_status(source, run))
+            self._init_sql_attempts.pop(key, None)
+            self.normal(raw, "InitSQLApplied", initsql.applied_message(run, spec.name, source))
+            return None
+        status = initsql.failure_status(stored, source, run)
+        if initsql.is_new_failure(stored, status):
+            self.warning(raw, "InitSQLFailed", initsql.failed_message(run, spec.name, source, policy), rid)
+        draft.set(initSQL=status)
+        return self._init_sql_failed(
+            key, source.hash, policy, f"initSQL statement {run.failed_at} failed: {run.error or ''}"
+        )
+
+    def _init_sql_failed(self, key: tuple[str, str], attempt: str, policy: str, message: str) -> InitSQLOutcome:
+        """Continue: Synced=False only. Block: also Ready=False, and a retry after 30 s doubling up to 5 min (the
+        count restarts when the statements change)."""
+        if policy != "Block":
+            self._init_sql_attempts.pop(key, None)
+            return InitSQLOutcome("InitSQLFailed", message)
+        previous_hash, failures = self._init_sql_attempts.get(key, (attempt, 0))
+        failures = failures + 1 if previous_hash == attempt else 1
+        self._init_sql_attempts[key] = (attempt, failures)
+        return InitSQLOutcome("InitSQLFailed", message, retry_after=initsql.block_retry_delay(failures))
 
     async def _existence(
         self,
@@ -139,9 +288,11 @@ class DatabaseReconciler(KindReconciler[Database]):
         adapter: EngineAdapter,
         observed: ObservedDatabase | None,
         instance: ResolvedInstance,
+        names: OwnershipNames | None,
     ) -> tuple[ObservedDatabase | None, bool]:
         """behaviour.md 7.3; returns the observed database (None while it does not accept sessions yet) and
-        whether it was created, taken over or recreated by this reconcile."""
+        whether it was created, taken over or recreated by this reconcile. With auto-ownership the owner role (and
+        app user) are created first, so the database is created owned by the role."""
         spec = obj.spec
         namespace = metric_namespace(obj.metadata.namespace)
         created_at = (draft.before.get("database") or {}).get("createdAt")
@@ -154,7 +305,9 @@ class DatabaseReconciler(KindReconciler[Database]):
             return observed, True
         started = time.monotonic()
         try:
-            await adapter.create_database(spec, owner=spec.owner, comment=None)
+            if names is not None and isinstance(adapter, OwnershipAdapter):
+                await adapter.ensure_ownership_roles(names)
+            await adapter.create_database(spec, owner=effective_owner(spec, names), comment=None)
         except (EngineError, ConnectionFailure, InstanceProblem) as error:
             self._operation("create", instance.engine, namespace, False, started)
             draft.set(phase="Failed", message=str(error))
@@ -171,6 +324,9 @@ class DatabaseReconciler(KindReconciler[Database]):
             raise TransientError(str(error)) from None
         self._operation("create", instance.engine, namespace, True, started)
         draft.set(database={**(draft.data.get("database") or {}), "createdAt": _now()})
+        # Whatever was recorded belonged to the dropped database: the spec is applied and initSQL runs again, also
+        # when the first verification fails and the work happens in a later reconcile.
+        draft.set(observedGeneration=None, initSQL=None)
         if created_at:
             self.normal(
                 raw,
@@ -286,6 +442,8 @@ class DatabaseReconciler(KindReconciler[Database]):
                 adapter = await adapter_for(self.ctx, instance)
                 async with self.ctx.servers.operation(instance.target.key):
                     await adapter.drop_database(spec.name)
+                    for account in self._dropped_with_database(obj, adapter):
+                        await adapter.drop_account(account)
             except (EngineError, ConnectionFailure, InstanceProblem) as error:
                 engine = instance.engine if instance else "unknown"
                 self._operation("delete", engine, namespace, False, started)
@@ -299,6 +457,23 @@ class DatabaseReconciler(KindReconciler[Database]):
         self.forget(obj.metadata.namespace, name)
         await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
         return None
+
+    def _dropped_with_database(self, obj: Database, adapter: EngineAdapter) -> list[str]:
+        """With auto-ownership and `dropOnDelete`: the app user, then the owner role (behaviour.md 7.8), except a
+        name a DatabaseUser or (Cluster)DatabaseRole on the same instance manages."""
+        spec = obj.spec
+        config = spec.postgres.ownership if spec.postgres is not None else None
+        if config is None or not config.drop_on_delete:
+            return []
+        names = None
+        with contextlib.suppress(InvalidSpec):
+            names = _ownership_names(spec, adapter, adapter.unsupported_database_fields(spec, None))
+        if names is None:
+            return []
+        users = [raw for store in self.account_stores for raw in store.list()]
+        roles = [raw for store in self.role_stores for raw in store.list()]
+        spared = spared_names(names, target_of(spec, obj.metadata.namespace), users, roles)
+        return [account for account in (names.user, names.role) if account not in spared]
 
     def forget(self, namespace: str | None, name: str) -> None:
         metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)

@@ -94,7 +94,14 @@ class CockroachAdapter(PostgresAdapter):
             allow_connections=config.allow_connections,
             extensions=len(config.extensions or ()),
         )
-        return list(dict.fromkeys(fields + unsupported_database_fields(spec)))
+        common = unsupported_database_fields(spec)
+        ownership = config.ownership
+        if ownership is not None and ownership.auto_ownership:
+            # Not verified against a CockroachDB cluster yet (its role and default-privilege catalogs differ), so
+            # it is reported rather than attempted; `spec.owner` then stays in effect and is not reported.
+            fields.append("spec.postgres.ownership.autoOwnership")
+            common = [f for f in common if f != "spec.owner"]
+        return list(dict.fromkeys(fields + common))
 
     def unsupported_user_fields(self, spec: DatabaseUserSpec, server: ServerInfo | None) -> list[str]:
         fields = unsupported_user_fields(spec)

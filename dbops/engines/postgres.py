@@ -95,6 +95,11 @@ class PostgresServer:
             values["statement_timeout"] = self.settings.statement_timeout
         return values
 
+    async def session(self, database: str) -> asyncpg.Connection:
+        """A new, unpooled session to `database` (initSQL: its session settings must not leak into the pool);
+        the caller closes it."""
+        return await self._dial(database)
+
     async def _dial(self, database: str, **pool_kwargs: Any) -> asyncpg.Connection:
         """Open one authenticated session, timing it and reporting the attempt; errors become ConnectionFailure."""
         pool_kwargs.pop("loop", None)

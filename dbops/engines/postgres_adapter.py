@@ -11,8 +11,9 @@ REASSIGN/DROP OWNED of another role when it has that role's privileges; the adap
 membership in such a role just before it needs it (`_ensure_privileges_of`). CREATEROLE allows that on 15; on 16+ it
 works for roles the admin created (it holds their admin option), which is what engines.md 1.6 prescribes.
 
-Auto-ownership (`postgres.ownership`) is not implemented here yet; it is reported by
-`unsupported_database_fields` and otherwise ignored.
+Besides the protocol the adapter has two capabilities (`dbops.engines.initsql.InitSQLRunner`,
+`dbops.engines.ownership.OwnershipAdapter`): running a Database's initSQL on a session of its own under the database
+owner's identity, and setting up auto-ownership (owner role, app user, default privileges both ways).
 """
 
 from __future__ import annotations
@@ -21,14 +22,19 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
+
 from dbops.api.database import DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines import postgres_access as access
 from dbops.engines.access import AccessOutcome, GrantSpec, RoleGrantAdapter, RoleSpec
 from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase, OwnedObject
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, ServerInfo
+from dbops.engines.initsql import POSTGRES as POSTGRES_SPLIT
+from dbops.engines.initsql import InitSQLRun, InitSQLRunner, literal_contents
+from dbops.engines.ownership import OwnershipAdapter, OwnershipNames
 from dbops.engines.postgres import STATEMENT_SECONDS, ConnectionObserver, PostgresServer
-from dbops.engines.postgres_errors import server_errors
+from dbops.engines.postgres_errors import describe, server_errors
 from dbops.engines.postgres_mapping import (
     ATTRIBUTE_KEYS,
     attribute_differences,
@@ -47,7 +53,16 @@ from dbops.engines.postgres_mapping import (
     unsupported_user_fields,
     user_config,
 )
-from dbops.engines.postgres_plan import DefaultPrivilegeStep, ExtensionStep, SchemaStep, plan_database
+from dbops.engines.postgres_plan import (
+    PRIVILEGES_FIELD,
+    ROLE_FIELD,
+    USER_FIELD,
+    DefaultPrivilegeStep,
+    ExtensionStep,
+    SchemaStep,
+    plan_database,
+    plan_ownership,
+)
 from dbops.engines.sql import postgres as sql
 from dbops.engines.sql import postgres_catalog as catalog
 from dbops.engines.sql.quoting import pg_ident
@@ -297,6 +312,104 @@ class PostgresAdapter:
         rows = await self._fetch((catalog.DATABASE_SIZES, ()))
         return {r["name"]: int(r["size_bytes"]) for r in rows if r["size_bytes"] is not None}
 
+    # initSQL (InitSQLRunner) --------------------------------------------------------------------------------------
+
+    async def run_init_sql(
+        self, spec: DatabaseSpec, statements: Sequence[str], *, role: str | None, sensitive: bool
+    ) -> InitSQLRun:
+        """behaviour.md 12 on PostgreSQL: a session of its own to the database (never a pooled one: the statements
+        may change session state, e.g. SET search_path, which must not leak into later operator work), the identity
+        switch to ``role`` as its own statement, the statements one at a time in autocommit mode, RESET ROLE after the
+        last, then the session is closed. Each statement has the usual 30 s limit.
+
+        The statements are never logged. A server error or a time-out of statement k ends the run with
+        ``executed = k - 1``; a lost connection or a failed identity switch raises (transient).
+        """
+        database = spec.name
+        pg_ident(database, "spec.name")
+        switch = sql.set_role(role) if role is not None else None  # built (and checked) before any SQL
+        if role is not None:
+            await self._ensure_privileges_of(role)
+        # The server handle pools sessions; initSQL needs a private one (see the docstring).
+        connection = await self._server.session(database)
+        try:
+            if switch is not None:
+                with server_errors(seconds=STATEMENT_SECONDS):
+                    await connection.execute(switch, timeout=STATEMENT_SECONDS)
+            for index, statement in enumerate(statements, start=1):
+                secrets = literal_contents(statement, POSTGRES_SPLIT) if sensitive else []
+                try:
+                    await connection.execute(statement, timeout=STATEMENT_SECONDS)
+                except asyncpg.PostgresError as error:
+                    return InitSQLRun(executed=index - 1, failed_at=index, error=describe(error, secrets))
+                except TimeoutError:
+                    message = f"the statement did not finish within {STATEMENT_SECONDS:g}s"
+                    return InitSQLRun(executed=index - 1, failed_at=index, error=message)
+                except (asyncpg.InterfaceError, OSError) as error:
+                    raise EngineError(f"initSQL statement {index}: {describe(error, secrets)}") from None
+            if switch is not None:
+                with server_errors(seconds=STATEMENT_SECONDS):
+                    await connection.execute(sql.reset_role(), timeout=STATEMENT_SECONDS)
+            return InitSQLRun(executed=len(statements))
+        finally:
+            with suppress(Exception):
+                await connection.close(timeout=5)
+
+    # Auto-ownership (OwnershipAdapter) ---------------------------------------------------------------------------
+
+    async def ensure_ownership_roles(self, names: OwnershipNames) -> list[str]:
+        """The owner role (NOLOGIN, INHERIT) and the app user (LOGIN, INHERIT, no password) when missing, then the
+        app user's membership in the owner role when missing (engines.md 2.1). Existing roles are not altered: a
+        DatabaseUser that takes over the app user manages its attributes and password."""
+        plan = plan_ownership(names, (), set_default_privileges=False, dialect=await self._dialect())
+        changed: list[str] = []
+        if not await self._fetch(catalog.role_attributes(names.role)):
+            await self._execute([plan.create_role])
+            changed.append(ROLE_FIELD)
+        if not await self._fetch(catalog.role_attributes(names.user)):
+            await self._execute([plan.create_user])
+            changed.append(USER_FIELD)
+        members = {r["role"] for r in await self._fetch(catalog.role_memberships(names.user))}
+        if names.role not in members:
+            await self._execute([plan.membership])
+            changed.append(USER_FIELD)
+        return list(dict.fromkeys(changed))
+
+    async def apply_ownership(self, spec: DatabaseSpec, names: OwnershipNames) -> list[str]:
+        """With ``setDefaultPrivileges`` (default true): inside the database, in ``public`` and every listed schema,
+        the default privileges FOR ROLE owner TO app user and FOR ROLE app user TO owner that `pg_default_acl` lacks.
+        Setting them FOR ROLE x needs the admin to be a member of x (engines.md 1.6), which it grants itself."""
+        config = database_config(spec)
+        ownership = config.ownership
+        plan = plan_ownership(
+            names,
+            [s.name for s in config.schemas or ()],
+            set_default_privileges=ownership.set_default_privileges if ownership is not None else True,
+            dialect=await self._dialect(),
+        )
+        if not plan.privileges:
+            return []
+        held: dict[str, list[Any]] = {}
+        missing = []
+        for step in plan.privileges:
+            if step.grantee not in held:
+                held[step.grantee] = await self._fetch(catalog.default_privileges(step.grantee), database=spec.name)
+            have = {
+                r["privilege_type"]
+                for r in held[step.grantee]
+                if r["granted_by"] == step.granted_by
+                and r["schema"] == step.schema
+                and char_value(r["object_type"]) == step.acl_code
+            }
+            if not step.privileges <= have:
+                missing.append(step)
+        if not missing:
+            return []
+        for creator in dict.fromkeys(step.granted_by for step in missing):
+            await self._ensure_privileges_of(creator)
+        await self._execute([step.grant for step in missing], database=spec.name)
+        return [PRIVILEGES_FIELD]
+
     # Login accounts ----------------------------------------------------------------------------------------------
 
     def unsupported_user_fields(self, spec: DatabaseUserSpec, server: ServerInfo | None) -> list[str]:
@@ -545,4 +658,10 @@ if TYPE_CHECKING:
         return adapter  # `mypy dbops` proves the class satisfies the protocol the registry casts it to
 
     def _grants_conform(adapter: PostgresAdapter) -> RoleGrantAdapter:
+        return adapter
+
+    def _initsql_conforms(adapter: PostgresAdapter) -> InitSQLRunner:
+        return adapter
+
+    def _ownership_conforms(adapter: PostgresAdapter) -> OwnershipAdapter:
         return adapter

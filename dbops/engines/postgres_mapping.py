@@ -360,12 +360,16 @@ def unsupported_database_fields(spec: DatabaseSpec) -> list[str]:
     """Database fields a PostgreSQL server does not honour through this adapter.
 
     engines.md 1.7 lists nothing for a PostgreSQL Database; what remains are the other engines' blocks (an engine
-    mismatch, returned as field paths so it is reported rather than silently ignored) and, for now,
-    ``postgres.ownership.autoOwnership``, which this adapter does not implement yet (behaviour.md 7.6).
+    mismatch, returned as field paths so it is reported rather than silently ignored) and ``spec.owner`` when it
+    names someone other than the auto-ownership role: with auto-ownership the role owns the database and
+    ``spec.owner`` is not used (behaviour.md 7.1, api.md 5.14).
     """
     out = _mismatched_blocks(spec.mysql, spec.clickhouse)
-    if spec.postgres is not None and spec.postgres.ownership is not None and spec.postgres.ownership.auto_ownership:
-        out.append("spec.postgres.ownership.autoOwnership")
+    ownership = spec.postgres.ownership if spec.postgres is not None else None
+    if ownership is not None and ownership.auto_ownership and spec.owner is not None:
+        role = ownership.role_name or f"db_{spec.name}_owner"
+        if spec.owner != role:
+            out.append("spec.owner")
     return out
 
 

@@ -7,15 +7,29 @@ Each step carries the field path it reports when it runs (`spec.postgres.schemas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dbops.api.database import DatabaseSpec
 from dbops.engines.base import ObservedDatabase
+from dbops.engines.ownership import OwnershipNames
 from dbops.engines.postgres_mapping import DesiredDefaultPrivilege, database_config, desired_default_privileges
 from dbops.engines.sql import postgres as sql
 from dbops.engines.sql.postgres_grants import PgDefaultPrivilege, grant_default_privileges
+from dbops.engines.sql.privileges import PG_DEFAULT_ACL_OBJTYPE, PgDefaultObjectType
 
-__all__ = ["DatabasePlan", "DefaultPrivilegeStep", "ExtensionStep", "SchemaStep", "ServerStep", "plan_database"]
+__all__ = [
+    "OWNERSHIP_DEFAULT_PRIVILEGES",
+    "DatabasePlan",
+    "DefaultPrivilegeStep",
+    "ExtensionStep",
+    "OwnershipPlan",
+    "OwnershipPrivilegeStep",
+    "SchemaStep",
+    "ServerStep",
+    "plan_database",
+    "plan_ownership",
+]
 
 
 @dataclass(frozen=True)
@@ -164,4 +178,89 @@ def plan_database(spec: DatabaseSpec, *, owner: str | None, admin: str) -> Datab
         extensions=extensions,
         default_privileges=default_privileges,
         granted_by=db_owner,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Auto-ownership (behaviour.md 7.6, engines.md 2.1)
+
+OWNERSHIP_DEFAULT_PRIVILEGES: tuple[tuple[PgDefaultObjectType, tuple[str, ...]], ...] = (
+    (PgDefaultObjectType.TABLES, ("SELECT", "INSERT", "UPDATE", "DELETE")),
+    (PgDefaultObjectType.SEQUENCES, ("USAGE", "SELECT")),
+    (PgDefaultObjectType.FUNCTIONS, ("EXECUTE",)),
+)
+"""What each side of the auto-ownership pair gets on the other's future objects (engines.md 2.1)."""
+
+ROLE_FIELD = "spec.postgres.ownership.roleName"
+USER_FIELD = "spec.postgres.ownership.userName"
+PRIVILEGES_FIELD = "spec.postgres.ownership.setDefaultPrivileges"
+
+
+@dataclass(frozen=True)
+class OwnershipPrivilegeStep:
+    """One ALTER DEFAULT PRIVILEGES of the pair: future ``acl_code`` objects ``granted_by`` creates in ``schema`` give
+    ``privileges`` to ``grantee``; needed when `pg_default_acl` lacks one of them."""
+
+    granted_by: str
+    grantee: str
+    schema: str
+    acl_code: str
+    privileges: frozenset[str]
+    grant: str
+
+
+@dataclass(frozen=True)
+class OwnershipPlan:
+    """Everything auto-ownership may run: the two roles (created when missing), the membership, the default
+    privileges (empty without ``setDefaultPrivileges``)."""
+
+    names: OwnershipNames
+    create_role: str
+    create_user: str
+    membership: str
+    privileges: tuple[OwnershipPrivilegeStep, ...]
+
+
+def plan_ownership(
+    names: OwnershipNames,
+    schemas: Sequence[str],
+    *,
+    set_default_privileges: bool = True,
+    dialect: sql.PgDialect = sql.POSTGRES,
+) -> OwnershipPlan:
+    """Build every auto-ownership statement (InvalidSpec naming the field before any SQL runs).
+
+    The owner role has no login and inherits; the app user logs in, inherits and has no password (a DatabaseUser
+    naming it takes it over and sets one, behaviour.md 7.6). CockroachDB does not accept IN ROLE, so the membership
+    is always its own GRANT.
+    """
+    create_role = sql.create_role(
+        names.role, sql.RoleAttributes(login=False, inherit=True), dialect=dialect, field=ROLE_FIELD
+    )
+    create_user = sql.create_role(
+        names.user, sql.RoleAttributes(login=True, inherit=True), dialect=dialect, field=USER_FIELD
+    )
+    ordered = dict.fromkeys(["public", *schemas])
+    steps: list[OwnershipPrivilegeStep] = []
+    if set_default_privileges:
+        for schema in ordered:
+            for creator, grantee in ((names.role, names.user), (names.user, names.role)):
+                for object_type, privileges in OWNERSHIP_DEFAULT_PRIVILEGES:
+                    entry = PgDefaultPrivilege(schema, object_type, privileges, creator)
+                    steps.append(
+                        OwnershipPrivilegeStep(
+                            granted_by=creator,
+                            grantee=grantee,
+                            schema=schema,
+                            acl_code=PG_DEFAULT_ACL_OBJTYPE[object_type],
+                            privileges=frozenset(privileges),
+                            grant=grant_default_privileges(entry, grantee, field=PRIVILEGES_FIELD),
+                        )
+                    )
+    return OwnershipPlan(
+        names=names,
+        create_role=create_role,
+        create_user=create_user,
+        membership=sql.grant_membership(names.role, names.user),
+        privileges=tuple(steps),
     )

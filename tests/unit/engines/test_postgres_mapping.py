@@ -277,13 +277,20 @@ def test_unsupported_database_fields() -> None:
         mysql=DatabaseMySQLConfig(),
         clickhouse=DatabaseClickHouseConfig(),
     )
-    assert m.unsupported_database_fields(spec) == [
-        "spec.mysql",
-        "spec.clickhouse",
-        "spec.postgres.ownership.autoOwnership",
-    ]
+    assert m.unsupported_database_fields(spec) == ["spec.mysql", "spec.clickhouse"]
     off = db(DatabasePostgresConfig(ownership=PostgresOwnershipConfig(auto_ownership=False)))
     assert m.unsupported_database_fields(off) == []
+
+
+def test_a_different_owner_next_to_auto_ownership_is_reported() -> None:
+    auto = DatabasePostgresConfig(ownership=PostgresOwnershipConfig(auto_ownership=True))
+    assert m.unsupported_database_fields(db(auto).model_copy(update={"owner": "someone"})) == ["spec.owner"]
+    same = db(auto).model_copy(update={"owner": f"db_{db(auto).name}_owner"})
+    assert m.unsupported_database_fields(same) == []
+    named = DatabasePostgresConfig(ownership=PostgresOwnershipConfig(auto_ownership=True, role_name="boss"))
+    assert m.unsupported_database_fields(db(named).model_copy(update={"owner": "boss"})) == []
+    plain = db(DatabasePostgresConfig()).model_copy(update={"owner": "someone"})
+    assert m.unsupported_database_fields(plain) == []
 
 
 def test_unsupported_user_fields() -> None:
