@@ -18,6 +18,8 @@ from dbops.secrets.template import SecretTemplateData, render_secret_data
 Obj = dict[str, Any]
 SOURCE_SUFFIX = "-dbops-source"
 SECRET_KIND_LABEL = ann.PREFIX + "secret-kind"
+MANAGED_SECRETS_SELECTOR = f"{ann.MANAGED_BY}={ann.MANAGED_BY_VALUE}"
+"""Label selector of the Secrets the operator writes; the user controller watches and reads them from one cache."""
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,17 @@ from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler
 from dbops.controllers.context import OperatorContext, resource_of
+from dbops.controllers.credentials import MANAGED_SECRETS_SELECTOR
 from dbops.controllers.database import DatabaseReconciler
 from dbops.controllers.grant import GrantReconciler, grantee_index_value
+from dbops.controllers.initsql import INITSQL_CONFIGMAP_INDEX, INITSQL_SECRET_INDEX, referenced_configmaps
+from dbops.controllers.initsql import referenced_secrets as initsql_secrets
 from dbops.controllers.instance import InstanceReconciler
 from dbops.controllers.leadership import follow_informer_stream, rebuild_status_metrics
 from dbops.controllers.role import RoleReconciler
 from dbops.controllers.user import UserReconciler
 from dbops.runtime import (
+    CONFIGMAPS,
     SECRETS,
     ControllerSpec,
     Predicate,
@@ -113,27 +117,39 @@ def register_controllers(ctx: OperatorContext) -> None:
                 rate_limiter=spec_error_backoff(),
             )
         )
+    # initSQL sources (behaviour.md 12): a changed ConfigMap or Secret wakes the Databases that read it. Metadata
+    # is enough to notice the change; the reconcile reads the content itself.
+    databases = ctx.store(by_kind("Database"))
+    databases.add_indexer(INITSQL_CONFIGMAP_INDEX, referenced_configmaps)
+    databases.add_indexer(INITSQL_SECRET_INDEX, initsql_secrets)
+    initsql_sources = [
+        Watch(CONFIGMAPS, index_keys(databases, INITSQL_CONFIGMAP_INDEX), metadata_only=True),
+        Watch(SECRETS, index_keys(databases, INITSQL_SECRET_INDEX), metadata_only=True),
+    ]
     ctx.manager.add_controller(
         ControllerSpec(
             name="database",
             resource=resource_of(by_kind("Database")),
             reconciler=DatabaseReconciler(ctx),
             predicates=(PRIMARY,),
-            watches=instance_watches(ctx, "Database"),
+            watches=[*instance_watches(ctx, "Database"), *initsql_sources],
             max_concurrency=ctx.config.workers("database"),
             rate_limiter=spec_error_backoff(),
         )
     )
+    users = UserReconciler(ctx)
+    # The user's own Secret writes do not wake it again (it already knows); deletions and others' edits do.
     managed_secrets = Watch(
         SECRETS,
         label_keys(ann.USER_LABEL, ann.USER_NAMESPACE_LABEL),
-        label_selector=f"{ann.MANAGED_BY}={ann.MANAGED_BY_VALUE}",
+        predicates=(users.secret_writes.not_own_write,),
+        label_selector=MANAGED_SECRETS_SELECTOR,
     )
     ctx.manager.add_controller(
         ControllerSpec(
             name="databaseuser",
             resource=resource_of(by_kind("DatabaseUser")),
-            reconciler=UserReconciler(ctx),
+            reconciler=users,
             predicates=(PRIMARY,),
             watches=[*instance_watches(ctx, "DatabaseUser"), managed_secrets],
             max_concurrency=ctx.config.workers("databaseuser"),

@@ -20,6 +20,7 @@ from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
 from dbops.controllers.credentials import (
+    MANAGED_SECRETS_SELECTOR,
     SECRET_KIND_LABEL,
     SOURCE_SUFFIX,
     DesiredSecret,
@@ -36,7 +37,17 @@ from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
 from dbops.metrics import metric_namespace
-from dbops.runtime import SECRETS, NotFound, Result, TransientError, owner_reference, remove_finalizer
+from dbops.runtime import (
+    SECRETS,
+    AlreadyExists,
+    NotFound,
+    OwnWrites,
+    Result,
+    TransientError,
+    make_key,
+    owner_reference,
+    remove_finalizer,
+)
 from dbops.secrets.naming import credentials_secret_name
 from dbops.secrets.password import PasswordPolicy, generate_password
 from dbops.secrets.template import SecretTemplateData, TemplateError
@@ -61,6 +72,10 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         self.cluster_instances = ctx.store(CLUSTER_INSTANCE)
         self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
         self._applied_source: dict[str, str] = {}
+        self.managed_secrets = ctx.manager.store(SECRETS, label_selector=MANAGED_SECRETS_SELECTOR)
+        """The Secrets the operator wrote (credentials, password source), from the same cache the watch fills."""
+        self.secret_writes = OwnWrites()
+        """Our own Secret writes, so their watch events do not wake the user a second time."""
         """existingPasswordSecret resourceVersion last set on the server, per user (a restart sets it once more)."""
 
     # Names ------------------------------------------------------------------------------------------------------
@@ -72,6 +87,29 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         name = config.secret_name if config and config.secret_name else credentials_secret_name(obj.spec.username)
         namespace = (config.secret_namespace if config else None) or obj.metadata.namespace or ""
         return name, namespace
+
+    async def _managed_secret(self, name: str, namespace: str) -> Obj | None:
+        """A Secret carrying the managed-by label, from the cache (after our own last write of it has arrived there).
+
+        A miss means "absent or not ours": creating it then fails with AlreadyExists for a foreign Secret, which is
+        when the API is asked. Reading the cache keeps a converged reconcile free of API reads (issue 5's budget).
+        """
+        key = make_key(namespace, name)
+        await self.managed_secrets.wait_fresh(key)
+        return self.managed_secrets.get(key)
+
+    async def _write_secret(self, desired: DesiredSecret, *, create: bool = False, patch: Obj | None = None) -> None:
+        """Create or merge-patch a managed Secret, announced first so its watch event does not wake this user."""
+        body = desired.body()
+        self.secret_writes.expect(body)
+        try:
+            if create:
+                await self.ctx.client.create(SECRETS, body, desired.namespace)
+            else:
+                await self.ctx.client.patch(SECRETS, desired.name, patch or {}, desired.namespace)
+        except BaseException:
+            self.secret_writes.forget(body)
+            raise
 
     def _operation(self, operation: str, engine: str, namespace: str, ok: bool) -> None:
         status = "success" if ok else "failure"
@@ -127,12 +165,12 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                     await adapter.set_password(spec.username, password)
                 if fresh:
                     draft.set(user={"username": spec.username, "createdAt": _now()})
-                if fresh or draft.before.get("observedGeneration") != obj.metadata.generation:
-                    current = await adapter.observe_account(spec.username)
-                    if current is not None:
-                        await adapter.apply_account(spec, current)
-                        if not fresh:
-                            self._operation("update", instance.engine, namespace, True)
+                # A created account already has every attribute of the spec; setting a password changes none.
+                spec_changed = draft.before.get("observedGeneration") != obj.metadata.generation
+                if observed is not None and (fresh or spec_changed):
+                    await adapter.apply_account(spec, observed)
+                    if not fresh:
+                        self._operation("update", instance.engine, namespace, True)
             await self._ensure_secret(
                 obj, raw, rid, instance, secret_name, secret_namespace, password, source, secret_event, fresh
             )
@@ -209,12 +247,12 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         if templated:
             # Deleting the credentials Secret is the manual way to get a new password (8.2), in this layout too:
             # the password-source Secret only counts while the credentials Secret it backs exists.
-            credentials = await self.ctx.client.get_or_none(SECRETS, secret_name, secret_namespace)
-            source = await self.ctx.client.get_or_none(SECRETS, secret_name + SOURCE_SUFFIX, secret_namespace)
+            credentials = await self._managed_secret(secret_name, secret_namespace)
+            source = await self._managed_secret(secret_name + SOURCE_SUFFIX, secret_namespace)
             if credentials is not None and (value := stored_value(source, "password")) is not None:
                 return value, "source", ""
         else:
-            credentials = await self.ctx.client.get_or_none(SECRETS, secret_name, secret_namespace)
+            credentials = await self._managed_secret(secret_name, secret_namespace)
             if (
                 credentials is not None
                 and belongs_to(credentials, obj.metadata.name or "", obj.metadata.namespace or "")
@@ -277,7 +315,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             owner=owner,
         )
         client = self.ctx.client
-        stored = await client.get_or_none(SECRETS, name, namespace)
+        stored = await self._managed_secret(name, namespace)
         if stored is None and not fresh and source in ("source", "credentials"):
             # Deleted between reading the password and now: the next reconcile regenerates it (8.2), rather than
             # writing the old password back.
@@ -285,11 +323,17 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         if template and template.data and source != "existing-secret":
             await self._ensure_source_secret(desired, password, user, user_namespace, owner)
         if stored is None:
-            await client.create(SECRETS, desired.body(), namespace)
-            reason = event or ("SecretRegenerated" if source == "generated" else "SecretCreated")
-            verb = "Regenerated the password and wrote" if reason == "SecretRegenerated" else "Created"
-            self.normal(raw, reason, f"{verb} credentials Secret {namespace}/{name} for user {spec.username}")
-            return
+            try:
+                await self._write_secret(desired, create=True)
+            except AlreadyExists:
+                stored = await client.get_or_none(SECRETS, name, namespace)  # someone else's, or not yet cached
+                if stored is None:
+                    raise TransientError(f"Secret {namespace}/{name} vanished while being created") from None
+            else:
+                reason = event or ("SecretRegenerated" if source == "generated" else "SecretCreated")
+                verb = "Regenerated the password and wrote" if reason == "SecretRegenerated" else "Created"
+                self.normal(raw, reason, f"{verb} credentials Secret {namespace}/{name} for user {spec.username}")
+                return
         if not belongs_to(stored, user, user_namespace):
             raise SpecProblem(
                 "SecretConflict", f"Secret {namespace}/{name} exists and does not belong to DatabaseUser {user}"
@@ -299,12 +343,12 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             return
         if "type" in changes:
             await client.delete(SECRETS, name, namespace)
-            await client.create(SECRETS, desired.body(), namespace)
+            await self._write_secret(desired, create=True)
             self.normal(
                 raw, "SecretUpdated", f"Credentials Secret {namespace}/{name} recreated because its type changed"
             )
             return
-        await client.patch(SECRETS, name, merge_patch_for(stored, desired), namespace)
+        await self._write_secret(desired, patch=merge_patch_for(stored, desired))
         if event == "SecretRegenerated" or source == "generated":
             self.normal(
                 raw,
@@ -326,11 +370,15 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             labels=labels,
             owner=owner,
         )
-        stored = await self.ctx.client.get_or_none(SECRETS, desired.name, desired.namespace)
+        stored = await self._managed_secret(desired.name, desired.namespace)
         if stored is None:
-            await self.ctx.client.create(SECRETS, desired.body(), desired.namespace)
-        elif differences(stored, desired):
-            await self.ctx.client.patch(SECRETS, desired.name, merge_patch_for(stored, desired), desired.namespace)
+            try:
+                await self._write_secret(desired, create=True)
+                return
+            except AlreadyExists:
+                stored = await self.ctx.client.get(SECRETS, desired.name, desired.namespace)
+        if differences(stored, desired):
+            await self._write_secret(desired, patch=merge_patch_for(stored, desired))
 
     def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
         self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
