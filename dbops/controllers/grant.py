@@ -8,8 +8,15 @@ a short digest of the normalised set (grantee name, memberships, entries, defaul
 of the `Synced` condition, which is persisted with the status and survives restarts: `Applied` is emitted only when
 the digest differs, so resyncs and unrelated spec edits (deletionProtection) stay silent.
 
-Not yet in this build: drift detection, and on deletion the exception for items another grant still declares for
-the same grantee (everything the spec declares is revoked).
+Drift (behaviour.md 11) goes through the shared `DriftChecker` after the apply step: the engine's drift half reads
+the grantee's memberships, privileges and default privileges back for the objects this grant's entries cover; "extra"
+is relative to everything the operator declares for the grantee (`declared_for_grantee`: the user's or role's own
+spec and every grant resource of either kind naming it). While drift is recorded `Synced` is False with reason
+`DriftDetected`, and its message still carries the applied-set digest, so a grant with drift is not re-applied (which
+would silently correct drift in `detect` mode).
+
+Not yet in this build: on deletion, the exception for items another grant still declares for the same grantee
+(everything the spec declares is revoked).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for
 from dbops.controllers.deletion import run_gates
+from dbops.controllers.drift import DriftChecker, DriftOutcome
 from dbops.controllers.instances import (
     CLUSTER_INSTANCE,
     INSTANCE,
@@ -35,8 +43,16 @@ from dbops.controllers.instances import (
     instance_is_ready,
     target_of,
 )
-from dbops.controllers.role import UnsupportedEngine, role_adapter
-from dbops.engines.access import AccessOutcome
+from dbops.controllers.role import (
+    GRANT_KINDS,
+    SlotSubject,
+    UnsupportedEngine,
+    declared_for_role,
+    drift_policy,
+    grant_declares,
+    role_adapter,
+)
+from dbops.engines.access import AccessOutcome, DeclaredAccess, drift_support
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
@@ -144,8 +160,10 @@ def applied_digest(grantee: str, instance: str, spec: Any) -> str:
 
 
 def recorded_digest(draft: StatusDraft) -> str | None:
+    """The digest of the last successful apply: in a True Synced, or in a DriftDetected one (the apply succeeded,
+    the server drifted since)."""
     previous = draft.previous_condition("Synced") or {}
-    if previous.get("status") != "True":
+    if previous.get("status") != "True" and previous.get("reason") != "DriftDetected":
         return None
     match = _DIGEST.search(str(previous.get("message") or ""))
     return match.group(1) if match else None
@@ -168,6 +186,8 @@ class GrantReconciler(KindReconciler[Any]):
         self.stores = {
             k: ctx.store(by_kind(k)) for k in ("DatabaseUser", "DatabaseRole", "ClusterDatabaseRole", "Database")
         }
+        self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
+        self.drift = DriftChecker(self)
 
     @property
     def cluster(self) -> bool:
@@ -216,6 +236,39 @@ class GrantReconciler(KindReconciler[Any]):
                 f"Database {namespace}/{ref.name} is on {target.description}, the grantee on "
                 f"{grantee.target.description}"
             )
+
+    def declared_for_grantee(self, grantee: Grantee) -> DeclaredAccess:
+        """Everything the operator declares for the grantee (behaviour.md 11.3): the user's memberships (`roles`,
+        `postgres.inRoles`, `postgres.defaultRole`) or the role's `inRoles` and `grants[]`, plus what every grant
+        resource of either kind that resolves to the same grantee declares (this one included)."""
+        naming: list[Obj] = []
+        for kind, store in self.grant_stores.items():
+            for raw in store.list():
+                try:
+                    model = by_kind(kind).model.model_validate(raw)
+                except ValueError:
+                    continue
+                ref = grantee_ref(kind, model.spec, (raw.get("metadata") or {}).get("namespace"))
+                if ref == (grantee.kind, grantee.namespace, grantee.name):
+                    naming.append(raw)
+        raw_grantee = self._object(grantee.kind, grantee.namespace, grantee.name) or {}
+        try:
+            spec = by_kind(grantee.kind).model.model_validate(raw_grantee).spec if raw_grantee else None
+        except ValueError:
+            spec = None
+        if grantee.kind != "DatabaseUser":
+            return declared_for_role(spec, naming)
+        memberships: set[str] = set(getattr(spec, "roles", None) or ())
+        config = getattr(spec, "postgres", None)
+        memberships.update(getattr(config, "in_roles", None) or ())
+        if getattr(config, "default_role", None):
+            memberships.add(config.default_role)  # type: ignore[union-attr]
+        entries = []
+        for raw in naming:
+            roles, granted = grant_declares(raw)
+            memberships.update(roles)
+            entries.extend(granted)
+        return DeclaredAccess(frozenset(memberships), tuple(entries))
 
     # Helpers ----------------------------------------------------------------------------------------------------
 
@@ -317,11 +370,54 @@ class GrantReconciler(KindReconciler[Any]):
                     f"{counts(outcome)}",
                 )
         draft.set(phase="Ready", message="Grants applied", observedGeneration=obj.metadata.generation)
-        draft.condition("Synced", True, "ReconcileSuccess", f"grants applied (set {digest})")
         draft.condition("Ready", True, "ReconcileSuccess", "Grants applied")
+        drift = await self._check_drift(obj, raw, draft, rid, instance, grantee, digest, applied=due)
         await self.write_status(raw, draft, rid)
         self._publish(obj, draft)
-        return Result(requeue_after=self.drift_interval(obj, instance))
+        if drift.error is not None:
+            raise TransientError(drift.error)
+        return Result(requeue_after=drift.requeue_after) if drift.requeue_after is not None else None
+
+    async def _check_drift(
+        self,
+        obj: Any,
+        raw: Obj,
+        draft: StatusDraft,
+        rid: str,
+        instance: ResolvedInstance,
+        grantee: Grantee,
+        digest: str,
+        *,
+        applied: bool,
+    ) -> DriftOutcome:
+        """behaviour.md 10.2 step 6 / 11: drift of this grant's items through the shared checker."""
+        base = f"grants applied (set {digest})"
+        policy = drift_policy(self.ctx, obj.spec, instance)
+        self.drift.report_interval(raw, draft, rid, policy)
+        try:
+            support = drift_support(await adapter_for(self.ctx, instance))
+        except (EngineError, ConnectionFailure, InstanceProblem) as error:
+            return DriftOutcome(checked=False, error=str(error))
+        if support is None:
+            draft.condition("Synced", True, "ReconcileSuccess", base)
+            return DriftOutcome(checked=False)
+        spec, name = obj.spec, grantee.server_name
+        declared = self.declared_for_grantee(grantee)
+        subject = SlotSubject(
+            self.ctx, instance.target.key, lambda: support.access_drift(name, spec, declared), support.correct_drift
+        )
+        namespace = metric_namespace(obj.metadata.namespace)
+        return await self.drift.check(
+            raw,
+            draft,
+            rid,
+            namespace=namespace,
+            policy=policy,
+            subject=subject,
+            applied=applied,
+            base=base,
+            operation=lambda op, ok: self._operation(op, instance.engine, namespace, ok),
+        )
 
     def _record(self, draft: StatusDraft, outcome: AccessOutcome, grantee: Grantee, *, failed: bool) -> None:
         """status.appliedGrants (api.md 6.7/6.8); the cluster kind adds applied/failed counts and per-entry details."""
@@ -355,6 +451,7 @@ class GrantReconciler(KindReconciler[Any]):
 
     def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
         self._publish(obj, draft)
+        self.drift.publish_stored(metric_namespace(obj.metadata.namespace), obj.metadata.name or "", draft.before)
 
     def _publish(self, obj: Any, draft: StatusDraft) -> None:
         metrics, name = self.ctx.metrics, obj.metadata.name or ""
@@ -454,3 +551,4 @@ class GrantReconciler(KindReconciler[Any]):
         metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
         metrics.info.forget(metrics.grant_info, (label_namespace, name))
         metrics.resources.forget(self.info.kind, label_namespace, name)
+        self.drift.forget(label_namespace, name)

@@ -4,25 +4,37 @@ One reconciler for both kinds, parameterised by kind like the instance controlle
 its reference (`clusterInstanceRef` only), its dependents (cluster grants naming it without a namespace) and its
 metric namespace (`_cluster`). Events follow the state recorded in status, as for Database: `Created` only when this
 reconcile created, took over or recreated the role; `CreateFailed` / `ReconcileFailed` / `DeleteFailed` only for a
-first or different error. Not yet in this build: drift detection, tracking comments and the ownership pre-check
-before a drop (the drop reassigns what the role owns to the admin, as for users).
+first or different error.
+
+Drift (behaviour.md 9, 11) goes through the shared `DriftChecker`: the engine's drift half reads attributes,
+memberships and the role's own `grants[]` back; "extra" memberships and privileges are relative to everything the
+operator declares for the role — its own spec and every grant resource whose `roleRef` names it
+(`declared_for_role`). Engines without drift support get no check (Synced reflects the apply only).
+
+Not yet in this build: tracking comments and the ownership pre-check before a drop (the drop reassigns what the role
+owns to the admin, as for users).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dbops.api.grants import PostgresGrant
 from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
 from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
-from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, gate, target_of
-from dbops.engines.access import RoleGrantAdapter
+from dbops.controllers.drift import DriftChecker, DriftOutcome, EffectivePolicy, effective_policy
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
+from dbops.engines.access import DeclaredAccess, Difference, RoleGrantAdapter, drift_support
 from dbops.engines.base import EngineAdapter, EngineError
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
+from dbops.engines.registry import InstanceKey
 from dbops.metrics import metric_namespace
 from dbops.runtime import Result, TransientError, remove_finalizer
 
@@ -41,6 +53,59 @@ def role_adapter(adapter: EngineAdapter, engine: str) -> RoleGrantAdapter:
     return adapter
 
 
+def grant_declares(raw: Obj) -> tuple[list[str], list[PostgresGrant]]:
+    """The PostgreSQL memberships and grant entries a grant object (either kind) declares; nothing when invalid."""
+    try:
+        model = by_kind(str(raw.get("kind") or "DatabaseGrant")).model.model_validate(raw)
+    except ValueError:
+        return [], []
+    config = getattr(model.spec, "postgres", None)
+    if config is None:
+        return [], []
+    return list(config.roles or ()), list(config.grants or ())
+
+
+def declared_for_role(spec: Any, grants: Iterable[Obj]) -> DeclaredAccess:
+    """Everything declared for a role: its `inRoles` and `grants[]`, and what each grant naming it adds."""
+    config = getattr(spec, "postgres", None)
+    memberships = set(getattr(config, "in_roles", None) or ())
+    entries = list(getattr(config, "grants", None) or ())
+    for raw in grants:
+        roles, granted = grant_declares(raw)
+        memberships.update(roles)
+        entries.extend(granted)
+    return DeclaredAccess(frozenset(memberships), tuple(entries))
+
+
+def drift_policy(ctx: OperatorContext, spec: Any, instance: ResolvedInstance) -> EffectivePolicy:
+    """behaviour.md 11.1 for an object on `instance` (grants pass their grantee's instance)."""
+    return effective_policy(
+        getattr(spec, "drift_policy", None),
+        instance.spec.drift_policy,
+        ctx.config.default_drift_interval,
+        instance_path=f"{instance.target.description} spec.driftPolicy.interval",
+    )
+
+
+@dataclass
+class SlotSubject:
+    """A `DriftSubject` over an engine's drift half; each read and correction holds one of the instance's
+    operation slots (behaviour.md 2)."""
+
+    ctx: OperatorContext
+    key: InstanceKey
+    read: Callable[[], Awaitable[list[Difference]]]
+    fix: Callable[[Sequence[Difference]], Awaitable[dict[str, str]]]
+
+    async def observe(self) -> list[Difference]:
+        async with self.ctx.servers.operation(self.key):
+            return await self.read()
+
+    async def correct(self, diffs: Sequence[Difference]) -> dict[str, str]:
+        async with self.ctx.servers.operation(self.key):
+            return await self.fix(diffs)
+
+
 class RoleReconciler(KindReconciler[Any]):
     """Reconciles DatabaseRole or ClusterDatabaseRole objects through the instance's adapter."""
 
@@ -49,6 +114,7 @@ class RoleReconciler(KindReconciler[Any]):
         self.instances = ctx.store(INSTANCE)
         self.cluster_instances = ctx.store(CLUSTER_INSTANCE)
         self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
+        self.drift = DriftChecker(self)
 
     # Helpers ----------------------------------------------------------------------------------------------------
 
@@ -81,6 +147,7 @@ class RoleReconciler(KindReconciler[Any]):
         engine = instance.engine
         created_at = (draft.before.get("role") or {}).get("createdAt")
         step = "create"
+        applied = False
         try:
             adapter = role_adapter(await adapter_for(self.ctx, instance), engine)
             async with self.ctx.servers.operation(instance.target.key):
@@ -105,6 +172,7 @@ class RoleReconciler(KindReconciler[Any]):
                     step = "update"
                     await adapter.apply_managed_role(spec, observed)
                     self._operation("update", engine, namespace, True)
+                applied = fresh or draft.before.get("observedGeneration") != obj.metadata.generation
                 if fresh:
                     draft.set(role={"name": role, "createdAt": _now()})
         except (InvalidSpec, UnsupportedEngine) as error:
@@ -134,14 +202,57 @@ class RoleReconciler(KindReconciler[Any]):
         if not draft.data.get("role"):
             draft.set(role={"name": role})
         draft.set(phase="Ready", message="Role is ready", observedGeneration=obj.metadata.generation)
-        draft.condition("Synced", True, "ReconcileSuccess", "spec applied")
         draft.condition("Ready", True, "ReconcileSuccess", "Role is ready")
+        outcome = await self._check_drift(obj, raw, draft, rid, instance, adapter, applied=applied)
         await self.write_status(raw, draft, rid)
         self._publish(obj, draft, instance.name)
-        return Result(requeue_after=self.drift_interval(obj, instance))
+        if outcome.error is not None:
+            raise TransientError(outcome.error)
+        return Result(requeue_after=outcome.requeue_after) if outcome.requeue_after is not None else None
+
+    async def _check_drift(
+        self,
+        obj: Any,
+        raw: Obj,
+        draft: StatusDraft,
+        rid: str,
+        instance: ResolvedInstance,
+        adapter: Any,
+        *,
+        applied: bool,
+    ) -> DriftOutcome:
+        """behaviour.md 9 "Drift check after an apply, or when due" through the shared checker."""
+        spec = obj.spec
+        policy = drift_policy(self.ctx, spec, instance)
+        self.drift.report_interval(raw, draft, rid, policy)
+        support = drift_support(adapter)
+        if support is None:
+            draft.condition("Synced", True, "ReconcileSuccess", "spec applied")
+            return DriftOutcome(checked=False)
+        grants = [
+            self.grant_stores[d.kind].get(f"{d.namespace}/{d.name}" if d.namespace else d.name)
+            for d in self.dependents(obj)
+        ]
+        declared = declared_for_role(spec, [g for g in grants if g is not None])
+        subject = SlotSubject(
+            self.ctx, instance.target.key, lambda: support.role_drift(spec, declared), support.correct_drift
+        )
+        namespace = metric_namespace(obj.metadata.namespace)
+        return await self.drift.check(
+            raw,
+            draft,
+            rid,
+            namespace=namespace,
+            policy=policy,
+            subject=subject,
+            applied=applied,
+            base="spec applied",
+            operation=lambda name, ok: self._operation(name, instance.engine, namespace, ok),
+        )
 
     def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
         self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
+        self.drift.publish_stored(metric_namespace(obj.metadata.namespace), obj.metadata.name or "", draft.before)
 
     def _publish(self, obj: Any, draft: StatusDraft, instance: str) -> None:
         metrics, name = self.ctx.metrics, obj.metadata.name or ""
@@ -228,6 +339,7 @@ class RoleReconciler(KindReconciler[Any]):
         metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
         metrics.info.forget(metrics.role_info, (label_namespace, name))
         metrics.resources.forget(self.info.kind, label_namespace, name)
+        self.drift.forget(label_namespace, name)
 
 
 def _now() -> str:

@@ -7,18 +7,37 @@ check `isinstance(adapter, RoleGrantAdapter)` and report the engine as unsupport
 The operations take the API specs and read the engine block they understand, like `EngineAdapter` does. Grant
 application never stops at the first failing entry (behaviour.md 10.2: all entries are attempted); it returns an
 `AccessOutcome` naming what was applied and what failed, and the controller decides the events.
+
+Drift (behaviour.md 11) is a further, optional protocol, `AccessDriftAdapter`: an engine that can read its roles'
+and grantees' state back and correct it. The role and grant controllers find it with `drift_support(adapter)`, so
+an adapter without it keeps working (its objects simply get no drift check) and nothing in `RoleGrantAdapter`
+changes. An engine module may also register a wrapper for its adapter (`register_drift_support`) instead of adding
+methods to the adapter class itself.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from dbops.api.grant import ClusterDatabaseGrantSpec, DatabaseGrantSpec
+from dbops.api.grants import PostgresGrant
 from dbops.api.role import ClusterDatabaseRoleSpec, DatabaseRoleSpec
 from dbops.engines.base import ObservedAccount
 
-__all__ = ["AccessOutcome", "GrantSpec", "RoleGrantAdapter", "RoleSpec"]
+__all__ = [
+    "AccessDriftAdapter",
+    "AccessOutcome",
+    "DeclaredAccess",
+    "Difference",
+    "GrantSpec",
+    "RoleGrantAdapter",
+    "RoleSpec",
+    "drift_support",
+    "register_drift_support",
+]
 
 RoleSpec = DatabaseRoleSpec | ClusterDatabaseRoleSpec
 GrantSpec = DatabaseGrantSpec | ClusterDatabaseGrantSpec
@@ -74,3 +93,80 @@ class RoleGrantAdapter(Protocol):
     async def revoke_access(self, grantee: str, spec: GrantSpec) -> AccessOutcome:
         """Revoke what `apply_access` granted for the same spec; privileges already gone are not an error."""
         ...
+
+
+# Drift ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One difference between the spec and the server (api.md 4.4 field names, 5.5 `status.drift.diffs[]`).
+
+    `expected` / `actual` are short readable values and never carry a password. `fix` is the engine's own
+    correction plan for this item (statements, …); it is opaque to controllers and never written to status.
+    """
+
+    field: str
+    expected: str
+    actual: str
+    destructive: bool = False
+    immutable: bool = False
+    fix: Any = dataclasses.field(default=None, compare=False, repr=False)
+
+    def status(self) -> dict[str, object]:
+        return {
+            "field": self.field,
+            "expected": self.expected,
+            "actual": self.actual,
+            "destructive": self.destructive,
+            "immutable": self.immutable,
+        }
+
+
+@dataclass(frozen=True)
+class DeclaredAccess:
+    """Everything the operator's resources declare for one grantee (behaviour.md 11.3: "extra" is relative to all of
+    it, so one resource never reports another resource's items as extra).
+
+    `memberships`: roles the grantee is declared a member of (the user's or role's own list, every grant's
+    `roles`, rotation's service-role memberships). `postgres_grants`: every PostgreSQL grant entry declared for it
+    (the role's own `grants[]` and every grant resource's entries), this resource's included.
+    """
+
+    memberships: frozenset[str] = frozenset()
+    postgres_grants: tuple[PostgresGrant, ...] = ()
+
+
+@runtime_checkable
+class AccessDriftAdapter(Protocol):
+    """Reading back and correcting roles and grants (behaviour.md 11.3, 11.4). Optional for engines."""
+
+    async def role_drift(self, spec: RoleSpec, declared: DeclaredAccess) -> list[Difference]:
+        """Differences of a role: attributes, memberships (`inRoles.missing` / `.extra`) and its own `grants[]`."""
+        ...
+
+    async def access_drift(self, grantee: str, spec: GrantSpec, declared: DeclaredAccess) -> list[Difference]:
+        """Differences of one grant resource for `grantee`: memberships, privileges, default privileges."""
+        ...
+
+    async def correct_drift(self, diffs: Sequence[Difference]) -> dict[str, str]:
+        """Apply the `fix` of each difference (all attempted); `{field: redacted error}` for those that failed."""
+        ...
+
+
+_DRIFT_SUPPORT: dict[str, Callable[[Any], AccessDriftAdapter]] = {}
+
+
+def register_drift_support(engine: str, wrap: Callable[[Any], AccessDriftAdapter]) -> None:
+    """Declare how to get the drift half of adapters whose `engine` attribute is `engine` (exact match, so a
+    subclass for another engine — CockroachDB over the PostgreSQL adapter — does not inherit it by accident)."""
+    _DRIFT_SUPPORT[engine] = wrap
+
+
+def drift_support(adapter: object) -> AccessDriftAdapter | None:
+    """The adapter's drift half: the adapter itself when it implements the protocol, else a registered wrapper for
+    its engine, else None (the engine has no drift support in this build)."""
+    if isinstance(adapter, AccessDriftAdapter):
+        return adapter
+    wrap = _DRIFT_SUPPORT.get(str(getattr(adapter, "engine", "")))
+    return wrap(adapter) if wrap is not None else None

@@ -12,44 +12,75 @@ owner — the usual owner of what is granted on — and, for default privileges,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
 from dbops.api.grants import PostgresDefaultPrivilegeGrant, PostgresGrant
 from dbops.api.role import PostgresRoleConfig
-from dbops.engines.access import AccessOutcome, GrantSpec, RoleSpec
+from dbops.engines.access import (
+    AccessOutcome,
+    DeclaredAccess,
+    Difference,
+    GrantSpec,
+    RoleSpec,
+    register_drift_support,
+)
 from dbops.engines.base import EngineError, ObservedAccount
 from dbops.engines.connection import ConnectionFailure
+from dbops.engines.errors import InvalidSpec
 from dbops.engines.postgres_errors import PostgresEngineError
-from dbops.engines.postgres_mapping import ATTRIBUTE_KEYS, attribute_differences
+from dbops.engines.postgres_mapping import (
+    ALL_EXPANSION,
+    ATTRIBUTE_KEYS,
+    attribute_differences,
+    char_value,
+    default_privilege_acl_code,
+)
 from dbops.engines.sql import postgres as sql
 from dbops.engines.sql import postgres_catalog as catalog
 from dbops.engines.sql.postgres_grants import (
+    AccessDiff,
+    CatalogObject,
+    DesiredAccess,
     GrantTarget,
     PgDefaultPrivilege,
     PgGrantEntry,
+    PgObject,
+    access_differences,
+    acl_tokens,
+    correction_statements,
+    desired_access,
     grant_default_privileges,
+    object_target,
     plan_grant_entry,
     render_grants,
     render_revokes,
     revoke_default_privileges,
 )
-from dbops.engines.sql.privileges import PgDefaultObjectType
+from dbops.engines.sql.privileges import PgDefaultObjectType, pg_canonical
 from dbops.engines.sql.quoting import pg_ident
 
 if TYPE_CHECKING:
     from dbops.engines.postgres_adapter import PostgresAdapter
 
 __all__ = [
+    "PostgresAccessDrift",
+    "access_drift",
     "apply_access",
     "apply_role",
+    "attribute_drift",
+    "correct_drift",
     "create_role",
+    "default_privilege_drift",
     "drop_role",
+    "membership_drift",
     "observe_role",
     "plan_entries",
+    "privilege_drift",
     "revoke_access",
     "role_attributes",
+    "role_drift",
 ]
 
 #: Objects already gone when revoking: undefined table/column/function/object, missing schema.
@@ -314,3 +345,327 @@ async def revoke_access(adapter: PostgresAdapter, grantee: str, spec: GrantSpec)
         default_privileges=default_done,
         failures=(*role_failures, *direct_failures, *default_failures),
     )
+
+
+# Drift (behaviour.md 11.3, 11.4; engines.md 2.4) -------------------------------------------------------------------
+
+#: RoleAttributes field → the api.md 4.4 field name of a role attribute diff (lower-case, as the table spells it).
+ROLE_DRIFT_FIELDS: Final = {
+    "login": "login",
+    "inherit": "inherit",
+    "create_db": "createdb",
+    "create_role": "createrole",
+    "superuser": "superuser",
+    "replication": "replication",
+    "bypass_rls": "bypassrls",
+}
+#: Attributes whose correction is destructive (api.md 4.4 "D").
+DESTRUCTIVE_ATTRIBUTES: Final = frozenset({"superuser"})
+
+
+@dataclass(frozen=True)
+class Fix:
+    """How to correct one difference: statements run in `database` (None = the admin database) after the admin
+    acquired the privileges of the database owner and of `acting_for` (a default-privilege entry's `grantedBy`).
+    `error` instead says why it cannot be corrected (for example a named function that does not exist)."""
+
+    statements: tuple[str, ...] = ()
+    database: str | None = None
+    acting_for: str | None = None
+    error: str | None = None
+
+
+def listed(values: Iterable[str]) -> str:
+    """A readable comma list for `expected` / `actual`; `none` when empty."""
+    items = list(values)
+    return ", ".join(items) if items else "none"
+
+
+def attribute_drift(role: str, desired: sql.RoleAttributes, observed: ObservedAccount) -> list[Difference]:
+    """One diff per differing role attribute, with the one-attribute ALTER ROLE that corrects it."""
+    out: list[Difference] = []
+    for name in attribute_differences(desired, observed.attributes):
+        drift_field = ROLE_DRIFT_FIELDS.get(name)
+        if drift_field is None:
+            continue
+        have = observed.attributes.get(ATTRIBUTE_KEYS[name])
+        statement = sql.alter_role_attributes(role, desired, [name], field="spec.roleName")
+        out.append(
+            Difference(
+                drift_field,
+                str(getattr(desired, name)).lower(),
+                str(have).lower(),
+                destructive=name in DESTRUCTIVE_ATTRIBUTES,
+                fix=Fix((statement,) if statement else (), error=None if statement else "not supported by the server"),
+            )
+        )
+    return out
+
+
+def membership_drift(
+    prefix: str,
+    grantee: str,
+    own: Sequence[str],
+    declared: Iterable[str],
+    held: Iterable[str],
+    *,
+    extras: bool = True,
+) -> list[Difference]:
+    """`<prefix>.missing` (granted back) and `<prefix>.extra` (destructive, revoked) for role memberships.
+
+    Extras are memberships the server holds beyond everything declared for the grantee (`declared` and `own`)."""
+    held_set = frozenset(held)
+    allowed = frozenset(declared) | frozenset(own)
+    missing = [r for r in dict.fromkeys(own) if r not in held_set]
+    extra = sorted(held_set - allowed) if extras else []
+    out: list[Difference] = []
+    if missing:
+        statements = tuple(sql.grant_membership(r, grantee) for r in missing)
+        out.append(Difference(f"{prefix}.missing", listed(missing), listed(sorted(held_set)), fix=Fix(statements)))
+    if extra:
+        statements = tuple(sql.revoke_membership(r, grantee) for r in extra)
+        out.append(
+            Difference(f"{prefix}.extra", listed(sorted(allowed)), listed(extra), destructive=True, fix=Fix(statements))
+        )
+    return out
+
+
+def privilege_drift(
+    diffs: Sequence[AccessDiff], grantee: str, found: Mapping[PgObject, CatalogObject], owners: Mapping[str, str | None]
+) -> list[Difference]:
+    """`grants.<kind>.<db>….missing` / `.extra` (destructive) with the GRANT / REVOKE that corrects each."""
+    out: list[Difference] = []
+    for diff in diffs:
+        obj = diff.obj
+        try:
+            target = object_target(found.get(obj, obj))
+            error = None
+        except InvalidSpec as problem:
+            target, error = "", problem.message
+        acting = owners.get(obj.database)
+        if diff.missing:
+            missing_fix = (
+                Fix(error=error)
+                if error is not None
+                else Fix(tuple(correction_statements(target, grantee, diff.missing, ())), obj.database, acting)
+            )
+            out.append(Difference(f"{obj.field}.missing", listed(diff.missing), listed(diff.held), fix=missing_fix))
+        if diff.extra:
+            extra_fix = (
+                Fix(error=error)
+                if error is not None
+                else Fix(tuple(correction_statements(target, grantee, (), diff.extra)), obj.database, acting)
+            )
+            out.append(
+                Difference(
+                    f"{obj.field}.extra", listed(diff.declared), listed(diff.extra), destructive=True, fix=extra_fix
+                )
+            )
+    return out
+
+
+def _entries(grants: Sequence[PostgresGrant], prefix: str) -> list[tuple[str, PgGrantEntry]]:
+    return [(f"{prefix}[{i}]", _entry(g)) for i, g in enumerate(grants)]
+
+
+async def _observe_scope(
+    adapter: PostgresAdapter, grantee: str, own: Sequence[tuple[str, PgGrantEntry]], others: Sequence[PgGrantEntry]
+) -> tuple[dict[tuple[str, str], list[CatalogObject]], dict[PgObject, set[str]], set[PgObject], dict[str, int | None]]:
+    """Read what the own entries cover: ACLs of their databases, schemas, relations and functions for `grantee`,
+    and resolve the function signatures the entries (own and others' in the same databases) name."""
+    objects: dict[tuple[str, str], list[CatalogObject]] = {}
+    held: dict[PgObject, set[str]] = {}
+    owned: set[PgObject] = set()
+    resolved: dict[str, int | None] = {}
+    databases: dict[str, set[str]] = {}
+    listings: dict[str, set[str]] = {}
+    for field, entry in own:
+        for target in plan_grant_entry(entry, field=field):
+            schemas = databases.setdefault(entry.database, set())
+            if target.kind in ("schema", "table", "sequence", "function"):
+                schemas.add(target.schema)
+            if target.kind in ("table", "sequence", "function"):
+                listings.setdefault(entry.database, set()).add(target.schema)
+    for database, schemas in sorted(databases.items()):
+        rows = await adapter._fetch(catalog.database_acl(grantee, database))
+        obj = PgObject("database", database)
+        held[obj] = acl_tokens(rows)
+        if rows and rows[0]["owned"]:
+            owned.add(obj)
+        for schema in sorted(schemas):
+            rows = await adapter._fetch(catalog.schema_acl(grantee, schema), database=database)
+            obj = PgObject("schema", database, schema)
+            held[obj] = acl_tokens(rows)
+            if rows and rows[0]["owned"]:
+                owned.add(obj)
+        for schema in sorted(listings.get(database, ())):
+            found: dict[PgObject, CatalogObject] = {}
+            for row in await adapter._fetch(catalog.relation_acl(grantee, schema), database=database):
+                obj = PgObject(row["kind"], database, schema, row["name"])
+                found.setdefault(obj, CatalogObject(obj, row["name"]))
+                held.setdefault(obj, set()).update(acl_tokens([row]))
+                if row["owned"]:
+                    owned.add(obj)
+            for row in await adapter._fetch(catalog.function_acl(grantee, schema), database=database):
+                obj = PgObject("function", database, schema, f"{row['name']}({row['arg_types']})")
+                found.setdefault(
+                    obj, CatalogObject(obj, row["name"], row["arg_types"], int(row["oid"]), str(row["routine_kind"]))
+                )
+                held.setdefault(obj, set()).update(acl_tokens([row]))
+                if row["owned"]:
+                    owned.add(obj)
+            objects[(database, schema)] = list(found.values())
+        for entry in [e for _, e in own] + list(others):
+            if entry.database != database or not entry.functions:
+                continue
+            for target in _quiet_plan(entry):
+                for _, signature in target.objects or ():
+                    if target.kind == "function" and signature.endswith(")") and signature not in resolved:
+                        value = await adapter._fetchval(catalog.resolve_function(signature), database=database)
+                        resolved[signature] = int(value) if value is not None else None
+    return objects, held, owned, resolved
+
+
+def _quiet_plan(entry: PgGrantEntry) -> list[GrantTarget]:
+    """Another resource's entry may be invalid (it reports that itself); here it simply declares nothing."""
+    try:
+        return plan_grant_entry(entry)
+    except (InvalidSpec, TypeError):
+        return []
+
+
+async def grants_drift(
+    adapter: PostgresAdapter,
+    grantee: str,
+    grants: Sequence[PostgresGrant],
+    declared: Sequence[PostgresGrant],
+    *,
+    prefix: str = "spec.postgres.grants",
+) -> list[Difference]:
+    """Privilege differences of `grants` for `grantee`; extras relative to `declared` (every resource's entries)."""
+    own = _entries(grants, prefix)
+    if not own:
+        return []
+    others = [_entry(g) for g in declared]
+    objects, held, owned, resolved = await _observe_scope(adapter, grantee, own, others)
+    want = DesiredAccess()
+    for field, entry in own:
+        want.merge(desired_access(entry, objects, resolved, field=field))
+    everything = DesiredAccess()
+    for entry in others:
+        if _quiet_plan(entry):
+            everything.merge(desired_access(entry, objects, resolved))
+    found = {c.obj: c for listing in objects.values() for c in listing}
+    owners: dict[str, str | None] = {}
+    for database in sorted({e.database for _, e in own}):
+        rows = await adapter._fetch(catalog.database_attributes(database))
+        owners[database] = rows[0]["owner"] if rows else None
+    return privilege_drift(access_differences(want, everything, held, owned=owned), grantee, found, owners)
+
+
+def default_privilege_drift(
+    grantee: str, entries: Sequence[PostgresDefaultPrivilegeGrant], held: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> list[Difference]:
+    """`defaultPrivileges.<db>.<schema>.<grantedBy>.<objectType>.missing` per entry (api.md 4.4: no extras).
+
+    `held` maps each database to its DEFAULT_PRIVILEGES rows for `grantee`."""
+    out: list[Difference] = []
+    for i, item in enumerate(entries):
+        field = f"spec.postgres.defaultPrivileges[{i}]"
+        object_type = PgDefaultObjectType(item.object_type)
+        dp = PgDefaultPrivilege(item.schema_, object_type, item.privileges, item.granted_by)
+        statement = grant_default_privileges(dp, grantee, field=field)
+        wanted = {pg_canonical(p) for p in item.privileges}
+        expanded = set(ALL_EXPANSION[object_type]) if "ALL" in wanted else wanted
+        code = default_privilege_acl_code(object_type)
+        have = {
+            str(r["privilege_type"])
+            for r in held.get(item.database, ())
+            if r["granted_by"] == item.granted_by
+            and r["schema"] == item.schema_
+            and char_value(r["object_type"]) == code
+        }
+        missing = sorted(expanded - have)
+        if missing:
+            name = f"defaultPrivileges.{item.database}.{item.schema_}.{item.granted_by}.{object_type}.missing"
+            fix = Fix((statement,), item.database, item.granted_by)
+            out.append(Difference(name, listed(missing), listed(sorted(have)), fix=fix))
+    return out
+
+
+async def role_drift(adapter: PostgresAdapter, spec: RoleSpec, declared: DeclaredAccess) -> list[Difference]:
+    """Attributes, memberships (`inRoles`) and the role's own `grants[]` (api.md 4.4 role row)."""
+    config = _config(spec)
+    role = spec.role_name
+    observed = await observe_role(adapter, role)
+    if observed is None:
+        return []  # existence is the reconcile's business, not drift
+    in_roles = [pg_name(r, f"spec.postgres.inRoles[{i}]") for i, r in enumerate(config.in_roles or ())]
+    out = attribute_drift(role, role_attributes(config), observed)
+    out += membership_drift("inRoles", role, in_roles, declared.memberships, observed.member_of)
+    out += await grants_drift(adapter, role, config.grants or (), declared.postgres_grants or (config.grants or ()))
+    return sorted(out, key=lambda d: d.field)
+
+
+async def access_drift(
+    adapter: PostgresAdapter, grantee: str, spec: GrantSpec, declared: DeclaredAccess
+) -> list[Difference]:
+    """Memberships (`roles`, only when the resource lists them), privileges and default privileges of one grant."""
+    config = spec.postgres
+    if config is None or not await adapter._fetch(catalog.role_attributes(grantee)):
+        return []
+    out: list[Difference] = []
+    if config.roles is not None:
+        roles = [pg_name(r, f"spec.postgres.roles[{i}]") for i, r in enumerate(config.roles)]
+        out += membership_drift("roles", grantee, roles, declared.memberships, await _memberships(adapter, grantee))
+    out += await grants_drift(adapter, grantee, config.grants or (), declared.postgres_grants or (config.grants or ()))
+    defaults = config.default_privileges or ()
+    held: dict[str, list[Any]] = {}
+    for database in sorted({d.database for d in defaults}):
+        held[database] = list(await adapter._fetch(catalog.default_privileges(grantee), database=database))
+    out += default_privilege_drift(grantee, defaults, held)
+    return sorted(out, key=lambda d: d.field)
+
+
+async def correct_drift(adapter: PostgresAdapter, diffs: Sequence[Difference]) -> dict[str, str]:
+    """Run each difference's `Fix` (all attempted); `{field: error}` for those that failed."""
+    owners: dict[str, str | None] = {}
+    failures: dict[str, str] = {}
+    for diff in diffs:
+        fix = diff.fix
+        if not isinstance(fix, Fix):
+            failures[diff.field] = "no correction is known for this difference"
+            continue
+        if fix.error is not None:
+            failures[diff.field] = fix.error
+            continue
+        try:
+            if fix.database is not None and fix.database not in owners:
+                rows = await adapter._fetch(catalog.database_attributes(fix.database))
+                owners[fix.database] = rows[0]["owner"] if rows else None
+                await adapter._ensure_privileges_of(owners[fix.database])
+            await adapter._ensure_privileges_of(fix.acting_for)
+            await adapter._execute(list(fix.statements), database=fix.database)
+        except (EngineError, ConnectionFailure) as error:
+            failures[diff.field] = str(error)
+    return failures
+
+
+class PostgresAccessDrift:
+    """The `AccessDriftAdapter` of a PostgreSQL adapter (registered below for engine `postgres` only: CockroachDB
+    reads grants with SHOW GRANTS and needs its own)."""
+
+    def __init__(self, adapter: PostgresAdapter) -> None:
+        self.adapter = adapter
+
+    async def role_drift(self, spec: RoleSpec, declared: DeclaredAccess) -> list[Difference]:
+        return await role_drift(self.adapter, spec, declared)
+
+    async def access_drift(self, grantee: str, spec: GrantSpec, declared: DeclaredAccess) -> list[Difference]:
+        return await access_drift(self.adapter, grantee, spec, declared)
+
+    async def correct_drift(self, diffs: Sequence[Difference]) -> dict[str, str]:
+        return await correct_drift(self.adapter, diffs)
+
+
+register_drift_support("postgres", PostgresAccessDrift)

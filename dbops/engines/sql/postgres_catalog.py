@@ -22,6 +22,7 @@ __all__ = [
     "COCKROACH_EXCLUDED_ROLES",
     "DATABASES_OWNED_BY",
     "DATABASES_WITH_DEPENDENCIES",
+    "DATABASE_ACL",
     "DATABASE_ATTRIBUTES",
     "DATABASE_COMMENT",
     "DATABASE_PRIVILEGES",
@@ -33,6 +34,7 @@ __all__ = [
     "EXCLUDED_ROLES",
     "EXCLUDED_ROLE_PREFIXES",
     "EXTENSIONS",
+    "FUNCTION_ACL",
     "FUNCTION_PRIVILEGES",
     "HAS_PRIVILEGES_OF_ROLE",
     "LIST_DATABASES",
@@ -40,12 +42,15 @@ __all__ = [
     "OBJECTS_OWNED_BY",
     "PASSWORD_ENCRYPTION",
     "PING",
+    "RELATION_ACL",
+    "RESOLVE_FUNCTION",
     "ROLE_ATTRIBUTES",
     "ROLE_COMMENT",
     "ROLE_DEPENDENCY_DATABASES",
     "ROLE_MEMBERSHIPS",
     "ROLE_SETTINGS",
     "SCHEMAS",
+    "SCHEMA_ACL",
     "SCHEMA_PRIVILEGES",
     "SERVER_VERSION",
     "SERVER_VERSION_NUM",
@@ -57,6 +62,7 @@ __all__ = [
     "cockroach_show_grants_on_role",
     "cockroach_show_grants_on_schema",
     "cockroach_show_grants_on_table",
+    "database_acl",
     "database_attributes",
     "database_comment",
     "database_privileges",
@@ -65,16 +71,20 @@ __all__ = [
     "databases_owned_by",
     "databases_with_dependencies",
     "default_privileges",
+    "function_acl",
     "function_privileges",
     "has_privileges_of_role",
     "is_excluded_database",
     "is_excluded_role",
     "objects_owned_by",
+    "relation_acl",
+    "resolve_function",
     "role_attributes",
     "role_comment",
     "role_dependency_databases",
     "role_memberships",
     "role_settings",
+    "schema_acl",
     "schema_privileges",
     "table_privileges",
     "terminate_sessions",
@@ -490,3 +500,84 @@ def role_dependency_databases(role: str) -> CatalogQuery:
 
 def has_privileges_of_role(role: str) -> CatalogQuery:
     return HAS_PRIVILEGES_OF_ROLE, (role,)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Drift: one object's ACL for one grantee, with the objects where it holds nothing (behaviour.md 11.3)
+#
+# Unlike the *_PRIVILEGES queries above, these list every object of the scope — a LEFT JOIN keeps objects where the
+# grantee holds nothing (privilege_type NULL), which is what "missing" needs — and say whether the grantee owns the
+# object (an owner holds everything implicitly; drift skips those). No row at all when the grantee does not exist.
+
+_GRANTEE = "CROSS JOIN (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1) g"
+
+#: Database ACL of grantee $1 on database $2.
+DATABASE_ACL: Final = f"""\
+SELECT d.datdba = g.oid AS owned, a.privilege_type, a.is_grantable
+FROM pg_catalog.pg_database d
+{_GRANTEE}
+LEFT JOIN LATERAL aclexplode(COALESCE(d.datacl, acldefault('d', d.datdba))) a ON a.grantee = g.oid
+WHERE d.datname = $2"""
+
+#: Schema ACL of grantee $1 on schema $2 of the current database.
+SCHEMA_ACL: Final = f"""\
+SELECT n.nspowner = g.oid AS owned, a.privilege_type, a.is_grantable
+FROM pg_catalog.pg_namespace n
+{_GRANTEE}
+LEFT JOIN LATERAL aclexplode(COALESCE(n.nspacl, acldefault('n', n.nspowner))) a ON a.grantee = g.oid
+WHERE n.nspname = $2"""
+
+#: Every relation of schema $2 (what ALL TABLES / ALL SEQUENCES IN SCHEMA cover) with the ACL of grantee $1.
+RELATION_ACL: Final = f"""\
+SELECT c.relname AS name,
+       CASE WHEN c.relkind = 'S' THEN 'sequence' ELSE 'table' END AS kind,
+       c.relowner = g.oid AS owned,
+       a.privilege_type,
+       a.is_grantable
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+{_GRANTEE}
+LEFT JOIN LATERAL aclexplode(COALESCE(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char",
+                                                           c.relowner))) a ON a.grantee = g.oid
+WHERE n.nspname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+ORDER BY c.relname"""
+
+#: Every function and procedure of schema $2 with its argument types (the server's own formatting) and kind, and
+#: the ACL of grantee $1.
+FUNCTION_ACL: Final = f"""\
+SELECT p.oid::bigint AS oid,
+       p.proname AS name,
+       pg_catalog.oidvectortypes(p.proargtypes) AS arg_types,
+       p.prokind::text AS routine_kind,
+       p.proowner = g.oid AS owned,
+       a.privilege_type,
+       a.is_grantable
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+{_GRANTEE}
+LEFT JOIN LATERAL aclexplode(COALESCE(p.proacl, acldefault('f', p.proowner))) a ON a.grantee = g.oid
+WHERE n.nspname = $2
+ORDER BY p.proname, arg_types"""
+
+#: The oid of a function signature (``"s"."f"(int)``, bound as text), or NULL when there is no such function.
+RESOLVE_FUNCTION: Final = "SELECT pg_catalog.to_regprocedure($1)::oid::bigint AS oid"
+
+
+def database_acl(grantee: str, database: str) -> CatalogQuery:
+    return DATABASE_ACL, (grantee, database)
+
+
+def schema_acl(grantee: str, schema: str) -> CatalogQuery:
+    return SCHEMA_ACL, (grantee, schema)
+
+
+def relation_acl(grantee: str, schema: str) -> CatalogQuery:
+    return RELATION_ACL, (grantee, schema)
+
+
+def function_acl(grantee: str, schema: str) -> CatalogQuery:
+    return FUNCTION_ACL, (grantee, schema)
+
+
+def resolve_function(signature: str) -> CatalogQuery:
+    return RESOLVE_FUNCTION, (signature,)

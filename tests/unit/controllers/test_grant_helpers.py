@@ -6,7 +6,10 @@ import pytest
 
 from dbops.api.grant import DatabaseGrantSpec
 from dbops.api.grants import PostgresDefaultPrivilegeGrant, PostgresGrant
-from dbops.controllers.grant import applied_digest, grantee_index_value
+from dbops.api.role import DatabaseRoleSpec
+from dbops.controllers.base import StatusDraft
+from dbops.controllers.grant import applied_digest, grantee_index_value, recorded_digest
+from dbops.controllers.role import declared_for_role, grant_declares
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.postgres_access import plan_entries
 
@@ -61,3 +64,42 @@ def test_invalid_privilege_names_the_entry() -> None:
     with pytest.raises(InvalidSpec) as error:
         plan_entries("app", grants)
     assert error.value.field == "spec.postgres.grants[0].privileges[0]"
+
+
+def _draft(status: str, reason: str, message: str) -> StatusDraft:
+    return StatusDraft({"conditions": [{"type": "Synced", "status": status, "reason": reason, "message": message}]}, 1)
+
+
+def test_recorded_digest_survives_drift_but_not_a_failed_apply() -> None:
+    """A grant with drift recorded is not re-applied (that would silently correct drift in detect mode)."""
+    clean = "grants applied (set 0123456789ab) (drift mode detect)"
+    drifted = "grants applied (set 0123456789ab); drift in fields [x.missing] (drift mode detect)"
+    assert recorded_digest(_draft("True", "ReconcileSuccess", clean)) == "0123456789ab"
+    assert recorded_digest(_draft("False", "DriftDetected", drifted)) == "0123456789ab"
+    assert recorded_digest(_draft("False", "ReconcileFailed", "grants applied (set 0123456789ab)")) is None
+
+
+def test_declared_for_role_unions_the_role_and_every_grant_naming_it() -> None:
+    role = DatabaseRoleSpec.model_validate(
+        {
+            "instanceRef": {"name": "pg"},
+            "roleName": "reader",
+            "postgres": {"inRoles": ["base"], "grants": [{"database": "db", "privileges": ["CONNECT"]}]},
+        }
+    )
+    grant = {
+        "apiVersion": "dbops.dbprovision.io/v1alpha1",
+        "kind": "DatabaseGrant",
+        "metadata": {"name": "g", "namespace": "ns"},
+        "spec": {
+            "roleRef": {"name": "reader"},
+            "postgres": {
+                "roles": ["extra_role"],
+                "grants": [{"database": "db", "schema": "public", "tables": ["t"], "privileges": ["SELECT"]}],
+            },
+        },
+    }
+    declared = declared_for_role(role, [grant, {"kind": "DatabaseGrant", "spec": {"bogus": 1}}])
+    assert declared.memberships == frozenset({"base", "extra_role"})
+    assert [(g.database, g.tables) for g in declared.postgres_grants] == [("db", None), ("db", ["t"])]
+    assert grant_declares({"kind": "DatabaseGrant", "metadata": {"name": "x"}, "spec": {}}) == ([], [])
