@@ -52,6 +52,7 @@ from dbops.controllers.role import (
     grant_declares,
     role_adapter,
 )
+from dbops.controllers.rotation import grantee_name
 from dbops.engines.access import AccessOutcome, DeclaredAccess, drift_support
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
@@ -212,7 +213,7 @@ class GrantReconciler(KindReconciler[Any]):
             phase = (raw.get("status") or {}).get("phase") or "Pending"
             raise Waiting("DependencyNotReady", f"Waiting for {description}: it is {phase}")
         model = by_kind(kind).model.model_validate(raw)
-        server_name = model.spec.username if kind == "DatabaseUser" else model.spec.role_name
+        server_name = grantee_name(raw.get("status"), model.spec) if kind == "DatabaseUser" else model.spec.role_name
         target = target_of(model.spec, namespace or None)
         if self.cluster and target.key != target_of(obj.spec, None).key:
             raise Mismatch(f"{description} is on {target.description}, not on {target_of(obj.spec, None).description}")

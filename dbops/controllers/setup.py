@@ -33,6 +33,7 @@ from dbops.runtime import (
     any_of,
     condition_became_true,
     condition_is_true,
+    field_changed,
     generation_changed,
     index_keys,
     label_keys,
@@ -166,7 +167,11 @@ def register_controllers(ctx: OperatorContext) -> None:
 
 GRANTEE_INDEX = "grantee"
 PREREQUISITE_BECAME_USABLE: Predicate = any_of(
-    condition_became_true("Ready"), all_of(generation_changed, condition_is_true("Ready"))
+    condition_became_true("Ready"),
+    all_of(generation_changed, condition_is_true("Ready")),
+    # Role-inheritance rotation moves a user's grants to its service role (behaviour.md 8.6 step 2).
+    field_changed("status", "rotation", "serviceRole"),
+    field_changed("status", "rotation", "enabled"),
 )
 """A grant's grantee or Database turned Ready, or changed its spec while Ready (section 4: wake every dependent)."""
 

@@ -3,9 +3,12 @@
 The credentials Secret is the user's contract with applications, so its lifecycle is strict: a Secret that does not
 carry this user's labels is never overwritten (SecretConflict); a deleted or emptied Secret gets a new password that
 is set on the server first (SecretRegenerated), so the old password stops working; a template edit or a new instance
-endpoint rewrites it once (SecretUpdated). Not yet in this build: rotation and drift (issue 6), the legacy
-managed-password migration, and the ownership pre-check's status block (the drop itself reassigns and drops what
-the account owns).
+endpoint rewrites it once (SecretUpdated).
+
+Password rotation (behaviour.md 8.6) is driven through `rotation_flow.RotationFlow`: once a rotation has created a
+newer login account, the Secret describes that *active* account (`username` and `password`), and `spec.username`
+keeps a password nobody is given. Not yet in this build: drift (issue 6), the legacy managed-password migration, and
+the ownership pre-check's status block (the drop itself reassigns and drops what the account owns).
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ from dbops.controllers.credentials import (
 )
 from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
+from dbops.controllers.rotation import rotated_accounts
+from dbops.controllers.rotation_flow import ROTATION_FAILED_PREFIX, RotationFailure, RotationFlow, drop_rotated
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
+from dbops.engines.rotation import ServiceRoleMissing, rotation_adapter
 from dbops.metrics import metric_namespace
 from dbops.runtime import (
     SECRETS,
@@ -134,22 +140,27 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         try:
             password, source, source_version = await self._password(obj, secret_name, secret_namespace)
             adapter = await adapter_for(self.ctx, instance)
-            fields = adapter.unsupported_user_fields(spec, None)
-            self.report_options(raw, draft, rid, fields, instance.engine)
+            rotation = RotationFlow(self, obj, raw, draft, rid, instance, adapter)
+            rotation.report_options(adapter.unsupported_user_fields(spec, None))
             async with self.ctx.servers.operation(instance.target.key):
+                await rotation.prepare()
+                active = rotation.active_user
+                # Once a generated account is active, the Secret's password is that account's; spec.username keeps
+                # (or, when created now, gets) a password nobody is given.
+                own_password = password if active == spec.username else generate_password()
                 observed = await adapter.observe_account(spec.username)
                 created_at = (draft.before.get("user") or {}).get("createdAt")
                 fresh = observed is None or not created_at
                 secret_event = None
                 if observed is None:
-                    await adapter.create_account(spec, password=password, comment=None)
+                    await adapter.create_account(spec, password=own_password, comment=None)
                     self._operation("create", instance.engine, namespace, True)
                     verb = "Recreated" if created_at else "Created"
                     tail = "; it had disappeared from the server" if created_at else ""
                     self.normal(raw, "Created", f"{verb} user {spec.username} on instance {instance.name}{tail}")
                     secret_event = "SecretCreated"
                 elif not created_at:
-                    await adapter.set_password(spec.username, password)
+                    await adapter.set_password(spec.username, own_password)
                     self._operation("create", instance.engine, namespace, True)
                     self.ctx.metrics.adoptions.labels("DatabaseUser", "success", namespace).inc()
                     self.normal(
@@ -159,7 +170,8 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                     )
                     secret_event = "SecretCreated"
                 elif source == "generated":
-                    await adapter.set_password(spec.username, password)
+                    if not await rotation.set_active_password(password):
+                        await adapter.set_password(spec.username, password)
                     secret_event = "SecretRegenerated"
                 elif source == "existing-secret" and self._applied_source.get(request_key) != source_version:
                     await adapter.set_password(spec.username, password)
@@ -171,9 +183,46 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                     await adapter.apply_account(spec, observed)
                     if not fresh:
                         self._operation("update", instance.engine, namespace, True)
+                await rotation.ensure_accounts(password, apply=fresh or spec_changed)
             await self._ensure_secret(
-                obj, raw, rid, instance, secret_name, secret_namespace, password, source, secret_event, fresh
+                obj,
+                raw,
+                rid,
+                instance,
+                secret_name,
+                secret_namespace,
+                password,
+                source,
+                secret_event,
+                fresh,
+                username=active,
             )
+
+            async def write_rotated(username: str, new_password: str) -> None:
+                await self._ensure_secret(
+                    obj,
+                    raw,
+                    rid,
+                    instance,
+                    secret_name,
+                    secret_namespace,
+                    new_password,
+                    "rotation",
+                    "PasswordRotated",
+                    False,
+                    username=username,
+                )
+
+            rotation_error: RotationFailure | None = None
+            try:
+                await rotation.rotate(write_rotated, password)
+                # Blocked superseded accounts are re-checked whenever the user is reconciled (read-only catalog
+                # queries, and only while such an entry exists).
+                await rotation.superseded(recheck_blocked=True)
+            except RotationFailure as error:
+                rotation_error = error
+        except ServiceRoleMissing as missing:
+            return await self._service_role_missing(obj, raw, draft, rid, str(missing), instance.name)
         except SpecProblem as problem:
             return await self._failed(obj, raw, draft, rid, problem.reason, str(problem), instance.name)
         except TemplateError as error:
@@ -204,15 +253,46 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             phase="Ready",
             message="User is ready",
             observedGeneration=obj.metadata.generation,
-            secret={**(draft.before.get("secret") or {}), **secret_status},
+            secret={**(draft.data.get("secret") or {}), **secret_status},
         )
         if not draft.data.get("user"):
             draft.set(user={"username": spec.username})
         draft.condition("Synced", True, "ReconcileSuccess", "spec applied")
         draft.condition("Ready", True, "ReconcileSuccess", "User is ready")
+        if rotation_error is not None:
+            # The account and its Secret are fine; the rotation is retried with backoff (behaviour.md 8.6).
+            message = str(rotation_error)
+            if (draft.previous_condition("Synced") or {}).get("message") != message:
+                detail = message.removeprefix(ROTATION_FAILED_PREFIX)
+                self.warning(raw, "RotationFailed", f"Password rotation of DatabaseUser {name} failed: {detail}", rid)
+            draft.set(message=message)
+            draft.condition("Synced", False, "ReconcileFailed", message)
+            await self.write_status(raw, draft, rid)
+            self._publish(obj, draft, instance.name)
+            raise TransientError(message)
         await self.write_status(raw, draft, rid)
         self._publish(obj, draft, instance.name)
-        return Result(requeue_after=self.drift_interval(obj, instance))
+        return Result(requeue_after=rotation.requeue_after(self.drift_interval(obj, instance)))
+
+    async def _service_role_missing(
+        self, obj: DatabaseUser, raw: Obj, draft: StatusDraft, rid: str, role: str, instance: str
+    ) -> Result | None:
+        """behaviour.md 4 and 8.6: rotation's service role is missing and may not be created: a wait (the role lives
+        on the server, so it is polled), with one RotationFailed event."""
+        message = (
+            f"Waiting for service role {role}: it does not exist and "
+            "spec.passwordRotation.serviceRole.autoCreate is false"
+        )
+        previous = draft.previous_condition("Ready") or {}
+        if previous.get("reason") != "DependencyNotReady" or previous.get("message") != message:
+            self.warning(
+                raw, "RotationFailed", f"Password rotation of DatabaseUser {obj.metadata.name} failed: {message}", rid
+            )
+        draft.set(phase="Pending", message=message)
+        draft.condition("Ready", False, "DependencyNotReady", message)
+        await self.write_status(raw, draft, rid)
+        self._publish(obj, draft, instance)
+        return Result(requeue_after=30)
 
     async def _failed(
         self, obj: DatabaseUser, raw: Obj, draft: StatusDraft, rid: str, reason: str, message: str, instance: str
@@ -279,8 +359,12 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         source: str,
         event: str | None,
         fresh: bool,
+        *,
+        username: str,
     ) -> None:
-        """Create or update the credentials Secret (and the password-source Secret of the template layout)."""
+        """Create or update the credentials Secret (and the password-source Secret of the template layout) for the
+        login account `username` (the active one, behaviour.md 8.6). With `event` "PasswordRotated" the caller
+        announces the change itself."""
         spec, user = obj.spec, obj.metadata.name or ""
         user_namespace = obj.metadata.namespace or ""
         existing_ref = spec.existing_password_secret
@@ -293,7 +377,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         template = spec.password_secret.secret_template if spec.password_secret else None
         tls = instance.spec.tls
         values = SecretTemplateData(
-            username=spec.username,
+            username=username,
             password=password,
             host=instance.spec.connection.host,
             port=instance.spec.connection.port,
@@ -330,9 +414,10 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 if stored is None:
                     raise TransientError(f"Secret {namespace}/{name} vanished while being created") from None
             else:
-                reason = event or ("SecretRegenerated" if source == "generated" else "SecretCreated")
-                verb = "Regenerated the password and wrote" if reason == "SecretRegenerated" else "Created"
-                self.normal(raw, reason, f"{verb} credentials Secret {namespace}/{name} for user {spec.username}")
+                if event != "PasswordRotated":
+                    reason = event or ("SecretRegenerated" if source == "generated" else "SecretCreated")
+                    verb = "Regenerated the password and wrote" if reason == "SecretRegenerated" else "Created"
+                    self.normal(raw, reason, f"{verb} credentials Secret {namespace}/{name} for user {username}")
                 return
         if not belongs_to(stored, user, user_namespace):
             raise SpecProblem(
@@ -349,11 +434,13 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             )
             return
         await self._write_secret(desired, patch=merge_patch_for(stored, desired))
+        if event == "PasswordRotated":
+            return
         if event == "SecretRegenerated" or source == "generated":
             self.normal(
                 raw,
                 "SecretRegenerated",
-                f"Regenerated the password of user {spec.username} and rewrote Secret {namespace}/{name}",
+                f"Regenerated the password of user {username} and rewrote Secret {namespace}/{name}",
             )
         else:
             self.normal(raw, "SecretUpdated", f"Updated credentials Secret {namespace}/{name}: {', '.join(changes)}")
@@ -445,9 +532,12 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 if instance is None:
                     raise EngineError(waiting_message)
                 adapter = await adapter_for(self.ctx, instance)
+                rotated = rotated_accounts(raw.get("status"), spec)
                 async with self.ctx.servers.operation(instance.target.key):
                     if not force:
-                        owned = await adapter.owned_objects(spec.username)
+                        owned = [
+                            o for account in (spec.username, *rotated) for o in await adapter.owned_objects(account)
+                        ]
                         if owned:
                             listed = ", ".join(
                                 sorted(
@@ -455,7 +545,8 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                                     for o in owned
                                 )[:10]
                             )
-                            message = f"{spec.username} owns {len(owned)} objects: {listed}"
+                            owners = ", ".join((spec.username, *rotated))
+                            message = f"{owners} own{'s' if not rotated else ''} {len(owned)} objects: {listed}"
                             if (draft.previous_condition("Ready") or {}).get("message") != message:
                                 self.warning(
                                     raw,
@@ -469,6 +560,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                             await self.write_status(raw, draft, rid)
                             return Result(requeue_after=30)
                     await adapter.drop_account(spec.username)
+                    dropped = await drop_rotated(rotation_adapter(adapter), obj, raw.get("status"))
             except (EngineError, ConnectionFailure, InstanceProblem) as error:
                 self._operation("delete", instance.engine if instance else "unknown", namespace, False)
                 retry = await cleanup_failed(self, raw, rid, error, f"user {spec.username}", force=force)
@@ -476,7 +568,8 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                     return retry
             else:
                 self._operation("delete", instance.engine, namespace, True)
-                self.normal(raw, "Deleted", f"Dropped user {spec.username} from instance {instance.name}")
+                also = f" (and rotated users {', '.join(dropped)})" if dropped else ""
+                self.normal(raw, "Deleted", f"Dropped user {spec.username}{also} from instance {instance.name}")
         secret_name, secret_namespace = self.secret_location(obj)
         if secret_namespace != obj.metadata.namespace:  # no owner reference across namespaces
             for secret in (secret_name, secret_name + SOURCE_SUFFIX):

@@ -1,0 +1,404 @@
+"""Password rotation inside a DatabaseUser reconcile (behaviour.md 8.6): the part that talks to servers and Kubernetes.
+
+The user controller drives one `RotationFlow` per reconcile, in the order of behaviour.md 8.1:
+
+1. `report_options(unsupported)` instead of the generic options report: it adds rotation's own invalid values
+   (schedule, maxAge, no trigger) to `OptionsHonored` and emits `UnsupportedOption`, `InvalidOptionValue` and
+   `InvalidRotationSchedule` only when what is reported changes (the condition message is the memory, so a restart
+   re-emits nothing);
+2. `prepare()` inside an operation slot: the service role exists (created when `autoCreate`, else
+   `ServiceRoleMissing`) and `status.rotation` is initialised / refreshed;
+3. `ensure_accounts(...)`: `spec.username` joins the service role; the active generated account exists
+   (recreated when dropped out of band) and carries the spec on a spec change; `active_user` is what the
+   credentials Secret must describe;
+4. `rotate(write_secret, password)` when due: new account, Secret rewritten through the controller's callback,
+   status patched at once (the Secret and `status.rotation.activeUser` must not disagree across a crash for longer
+   than one API call), `PasswordRotated`;
+5. `superseded()`: old generated accounts past their grace period are deleted (after the ownership check),
+   disabled or kept;
+6. `requeue_after(base)`: the earliest rotation timer.
+
+Failures of 4 and 5 are `RotationFailure`s: the controller reports them with `RotationFailed` (once per distinct
+error, remembered in the `Synced` message) and retries with backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from dbops.api.user import DatabaseUser
+from dbops.controllers import rotation as rot
+from dbops.controllers.base import KindReconciler, Obj, StatusDraft
+from dbops.controllers.instances import ResolvedInstance
+from dbops.engines.base import EngineAdapter, EngineError
+from dbops.engines.connection import ConnectionFailure
+from dbops.engines.rotation import RotationAdapter, ServiceRoleMissing, rotation_adapter
+from dbops.metrics import metric_namespace
+from dbops.secrets.password import PasswordPolicy, generate_password
+
+__all__ = ["RotationFailure", "RotationFlow", "ServiceRoleMissing", "service_role_marker"]
+
+SecretWriter = Callable[[str, str], Awaitable[None]]
+"""Rewrites the credentials Secret for (username, password); raises on failure."""
+
+ROTATION_FAILED_PREFIX = "password rotation failed: "
+
+
+class RotationFailure(EngineError):
+    """A rotation or superseded-account action failed; the message is redacted and names the step."""
+
+
+def service_role_marker(namespace: str, name: str) -> str:
+    """The comment on a service role this operator created for DatabaseUser namespace/name (so deletion drops only
+    roles it created)."""
+    return f"dbops: rotation service role of DatabaseUser {namespace}/{name}"
+
+
+def _options_message(unsupported: list[str], invalid: list[str], hint: str) -> str:
+    parts = [", ".join(sorted(unsupported)), ", ".join(invalid), hint]
+    return "; ".join(p for p in parts if p)
+
+
+class RotationFlow:
+    """One reconcile's rotation work for one DatabaseUser; see the module docstring."""
+
+    def __init__(
+        self,
+        host: KindReconciler[Any],
+        obj: DatabaseUser,
+        raw: Obj,
+        draft: StatusDraft,
+        rid: str,
+        instance: ResolvedInstance,
+        adapter: EngineAdapter,
+        *,
+        now: datetime | None = None,
+    ) -> None:
+        self.host, self.obj, self.raw, self.draft, self.rid = host, obj, raw, draft, rid
+        self.instance = instance
+        self.now = now or datetime.now(UTC)
+        self.spec = obj.spec
+        self.settings = rot.settings_of(obj.spec)
+        self.engine: RotationAdapter | None = rotation_adapter(adapter)
+        self.unavailable: str | None = None
+        """Why configured rotation cannot run here (reported as unsupported), or None."""
+        if self.settings is not None:
+            if self.settings.strategy != rot.ROLE_INHERITANCE:
+                self.unavailable = rot.STRATEGY_FIELD  # dual-password: the adapter reports it for its engine
+            elif self.engine is None:
+                self.unavailable = f"{rot.ROTATION_FIELD} ({instance.engine})"
+        self.rotating = (
+            self.settings is not None and self.unavailable is None and obj.spec.existing_password_secret is None
+        )
+        """Whether role-inheritance rotation is in effect for this reconcile."""
+
+    # State --------------------------------------------------------------------------------------------------------
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """`status.rotation` as this reconcile has it so far."""
+        return dict(self.draft.data.get("rotation") or {})
+
+    @property
+    def active_user(self) -> str:
+        """The account the credentials Secret describes (api.md 5.10 `.Username`)."""
+        return rot.active_user(self.draft.data, self.spec)
+
+    def _rotated_active(self) -> str | None:
+        active = self.active_user
+        return None if active == self.spec.username else active
+
+    def _operation(self, ok: bool) -> None:
+        status = "success" if ok else "failure"
+        namespace = metric_namespace(self.obj.metadata.namespace)
+        self.host.ctx.metrics.user_operations.labels("rotate", self.instance.engine, status, namespace).inc()
+
+    # 1. Options ---------------------------------------------------------------------------------------------------
+
+    def report_options(self, unsupported: list[str]) -> None:
+        """`OptionsHonored` with the engine's unsupported fields and rotation's invalid values; events on change."""
+        raw, draft, rid = self.raw, self.draft, self.rid
+        unsupported = list(unsupported)
+        if self.unavailable is not None and self.unavailable not in unsupported:
+            unsupported.append(self.unavailable)
+        invalid = self.settings.invalid_values(self.spec) if self.settings is not None else []
+        hint = ""
+        if rot.STRATEGY_FIELD in unsupported:
+            where = (
+                "is not implemented by this build"
+                if self.instance.engine == "mysql"
+                else f"is not available on {self.instance.engine} (MySQL 8.0.14 and later only)"
+            )
+            hint = (
+                f"passwordRotation.strategy dual-password {where}; no rotation happens, use strategy role-inheritance"
+            )
+        previous = draft.previous_condition("OptionsHonored") or {}
+        before = str(previous.get("message") or "") if previous.get("status") == "False" else ""
+        name, kind = self.obj.metadata.name, self.host.info.kind
+        listed = ", ".join(sorted(unsupported))
+        if unsupported:
+            was = before.split("; ", 1)[0] if previous.get("reason") == "UnsupportedOption" else None
+            if was != listed:
+                tail = f" ({hint})" if hint else ""
+                self.host.warning(
+                    raw,
+                    "UnsupportedOption",
+                    f"{kind} {name}: not applied on {self.instance.engine}: {listed}{tail}",
+                    rid,
+                )
+        for entry in invalid:
+            if entry in before:
+                continue  # reported already
+            if entry.startswith(rot.SCHEDULE_FIELD) and self.settings is not None:
+                self.host.warning(
+                    raw,
+                    "InvalidRotationSchedule",
+                    f'Rotation schedule "{self.settings.schedule_text}" of {kind} {name} is invalid: '
+                    f"{self.settings.schedule_problem}; scheduled rotation is off until it is fixed",
+                    rid,
+                )
+            else:
+                self.host.warning(raw, "InvalidOptionValue", f"{kind} {name}: {entry} is not usable; ignored", rid)
+        if unsupported:
+            draft.condition("OptionsHonored", False, "UnsupportedOption", _options_message(unsupported, invalid, hint))
+        elif invalid:
+            draft.condition("OptionsHonored", False, "InvalidOptionValue", _options_message([], invalid, ""))
+        else:
+            draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")
+
+    # 2. Service role and status -----------------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """The service role exists (when rotating) and `status.rotation` is set for this reconcile. Runs before the
+        account's existence step, inside the caller's operation slot.
+
+        Raises `ServiceRoleMissing` when the role is missing and `autoCreate` is false (the controller reports
+        `DependencyNotReady`), `EngineError` / `ConnectionFailure` as usual.
+        """
+        previous = self.draft.before.get("rotation")
+        if not self.rotating or self.settings is None or self.engine is None:
+            record = rot.disabled_status(previous) if previous and previous.get("enabled") else previous
+            if record is not None:
+                self.draft.set(rotation=record)
+            return
+        role = self.settings.service_role
+        try:
+            await self.engine.service_role_comment(role)
+        except ServiceRoleMissing:
+            if not self.settings.auto_create:
+                raise
+            meta = self.obj.metadata
+            await self.engine.create_service_role(
+                role, comment=service_role_marker(meta.namespace or "", meta.name or "")
+            )
+        self.draft.set(rotation=rot.initial_status(self.settings, self.spec, previous, self.now))
+
+    # 3. The active generated account ------------------------------------------------------------------------------
+
+    async def ensure_accounts(self, password: str, *, apply: bool) -> None:
+        """After the account's existence step, inside the caller's operation slot: `spec.username` is a member of
+        the service role (when rotating), and the active generated account exists (recreated with the Secret's
+        password when it was dropped out of band: event `Created` "Recreated") and carries the spec when `apply`."""
+        if self.engine is None:
+            return
+        if self.rotating and self.settings is not None:
+            await self.engine.ensure_member(self.settings.service_role, self.spec.username)
+        name = self._rotated_active()
+        role = str(self.record.get("serviceRole") or "")
+        if name is None or not role:
+            return
+        if not await self.engine.account_exists(name):
+            await self.engine.create_rotated_account(self.spec, name, password=password, service_role=role)
+            self.host.normal(
+                self.raw,
+                "Created",
+                f"Recreated user {name} on instance {self.instance.name}; it had disappeared from the server",
+            )
+            return
+        if apply:
+            await self.engine.apply_rotated_account(self.spec, name, service_role=role)
+
+    async def set_active_password(self, password: str) -> bool:
+        """Set the Secret's (new) password on the active generated account; False when the active account is
+        `spec.username` (the controller sets it as before)."""
+        name = self._rotated_active()
+        if name is None or self.engine is None:
+            return False
+        await self.engine.set_password(name, password)
+        return True
+
+    # 4. Rotation ---------------------------------------------------------------------------------------------------
+
+    def due(self) -> bool:
+        record = self.record
+        last = rot.parse_time(record.get("lastRotatedAt"))
+        return bool(
+            self.rotating
+            and self.settings is not None
+            and last is not None
+            and rot.is_due(self.settings, last, self.now)
+        )
+
+    async def rotate(self, write_secret: SecretWriter, current_password: str) -> bool:
+        """Rotate when due (behaviour.md 8.6 steps 3-6); True when a rotation happened. Raises RotationFailure.
+
+        Call it outside an operation slot (it takes its own). `current_password` is the active account's password,
+        written back when rewriting the Secret fails half-way (the template layout writes two Secrets), before the
+        new account is dropped again.
+        """
+        if not self.due() or self.settings is None or self.engine is None:
+            return False
+        settings, engine, spec = self.settings, self.engine, self.spec
+        previous_user = self.active_user
+        config = spec.password_secret
+        policy = PasswordPolicy(
+            length=config.length if config else 32,
+            include_special_chars=config.include_special_chars if config else True,
+            exclude_chars=(config.exclude_chars or "") if config else "",
+        )
+        password = generate_password(policy)
+        taken = {spec.username, previous_user, *(str(e.get("user")) for e in self.record.get("pendingDeletion") or ())}
+        created: str | None = None
+        try:
+            async with self.host.ctx.servers.operation(self.instance.target.key):
+                base = rot.render_name(settings.user_naming, spec.username, self.now)
+                for candidate in rot.name_candidates(base, engine.name_limit):
+                    if candidate in taken or await engine.account_exists(candidate):
+                        continue
+                    await engine.create_rotated_account(
+                        spec, candidate, password=password, service_role=settings.service_role
+                    )
+                    created = candidate
+                    break
+                else:
+                    raise EngineError(f"no free account name derived from {base!r}")
+            try:
+                await write_secret(created, password)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    await write_secret(previous_user, current_password)
+                async with self.host.ctx.servers.operation(self.instance.target.key):
+                    with contextlib.suppress(EngineError, ConnectionFailure):
+                        await engine.drop_account(created)
+                raise
+        except (EngineError, ConnectionFailure) as error:
+            self._operation(False)
+            raise RotationFailure(f"{ROTATION_FAILED_PREFIX}{error}") from None
+
+        record = rot.status_after_rotation(self.record, settings, spec, created, self.now, self.rid)
+        secret = dict(self.draft.data.get("secret") or {})
+        secret["lastRotatedAt"] = rot.format_time(self.now)
+        self.draft.set(rotation=record, secret=secret)
+        meta = self.raw["metadata"]
+        # Persist at once: the Secret now describes `created`, and status.rotation.activeUser must say so too.
+        await self.host.ctx.client.patch_status(
+            self.host.resource,
+            meta["name"],
+            {"status": {"rotation": record, "secret": {"lastRotatedAt": secret["lastRotatedAt"]}}},
+            meta.get("namespace"),
+        )
+        self._operation(True)
+        if previous_user == spec.username:
+            fate = f"previous login {previous_user} is spec.username and is kept"
+        else:
+            verb = {"delete": "deleted", "disable": "disabled", "retain": "kept"}[settings.action]
+            fate = f"previous login {previous_user} will be {verb} after {settings.grace_days} days"
+        self.host.normal(
+            self.raw,
+            "PasswordRotated",
+            f"Rotated credentials of DatabaseUser {meta['name']}: active login is now {created}; {fate}",
+        )
+        return True
+
+    # 5. Superseded accounts ----------------------------------------------------------------------------------------
+
+    async def superseded(self, *, recheck_blocked: bool) -> None:
+        """Apply `oldUserPolicy.action` to superseded accounts whose grace period is over; finished entries leave the
+        list, accounts owning objects become `blocked` (re-checked when `recheck_blocked`). Raises RotationFailure."""
+        record = self.record
+        entries = [dict(e) for e in record.get("pendingDeletion") or ()]
+        due = rot.due_entries(entries, self.now, recheck_blocked=recheck_blocked)
+        if not due or self.engine is None:
+            return
+        config = self.spec.password_rotation
+        policy = config.old_user_policy if config is not None else None
+        action = policy.action if policy is not None else "delete"
+        check = policy.ownership_check if policy is not None else True
+        service_role = str(record.get("serviceRole") or "")
+        remaining: list[dict[str, Any]] = []
+        try:
+            async with self.host.ctx.servers.operation(self.instance.target.key):
+                for entry in entries:
+                    user = str(entry.get("user"))
+                    if user not in due or user in (self.spec.username, self.active_user):
+                        remaining.append(entry)
+                        continue
+                    if action == "retain":
+                        continue
+                    if action == "disable":
+                        await self.engine.disable_account(user)
+                        continue
+                    owned = await self.engine.owned_objects(user) if check else []
+                    if owned:
+                        remaining.append(self._blocked(entry, user, owned, service_role))
+                        continue
+                    await self.engine.drop_account(user)
+        except (EngineError, ConnectionFailure) as error:
+            raise RotationFailure(f"{ROTATION_FAILED_PREFIX}handling superseded accounts: {error}") from None
+        record["pendingDeletion"] = remaining
+        if not remaining:
+            record.pop("pendingDeletion")
+        self.draft.set(rotation=record)
+
+    def _blocked(self, entry: dict[str, Any], user: str, owned: list[Any], service_role: str) -> dict[str, Any]:
+        databases = sorted({o.database for o in owned if o.database})
+        target = service_role or "another role"
+        listed = ", ".join(databases) or "the server"
+        out = dict(entry)
+        out.update(
+            status="blocked",
+            blockedReason=f"{user} owns {len(owned)} objects",
+            ownedObjects=[
+                {
+                    k: v
+                    for k, v in {"database": o.database, "schema": o.schema, "name": o.name, "type": o.kind}.items()
+                    if v is not None
+                }
+                for o in owned[:100]
+            ],
+            resolution=(
+                f'in {listed}: REASSIGN OWNED BY "{user}" TO "{target}"; the account is dropped at the next check'
+            ),
+            reconcileID=self.rid,
+        )
+        return out
+
+    # 6. Timers -----------------------------------------------------------------------------------------------------
+
+    def requeue_after(self, base: float) -> float:
+        """The earlier of the controller's own timer and the next rotation timer."""
+        timer = rot.next_timer(self.draft.data.get("rotation"), datetime.now(UTC))
+        return base if timer is None else min(base, timer)
+
+
+async def drop_rotated(engine: RotationAdapter | None, obj: DatabaseUser, status: dict[str, Any] | None) -> list[str]:
+    """On the user's deletion: drop every generated account still recorded and the service role when this resource
+    created it (its comment carries our marker). Returns the dropped generated account names."""
+    if engine is None:
+        return []
+    dropped = []
+    for name in rot.rotated_accounts(status, obj.spec):
+        await engine.drop_account(name)
+        dropped.append(name)
+    role = str(((status or {}).get("rotation") or {}).get("serviceRole") or "")
+    if role:
+        try:
+            comment = await engine.service_role_comment(role)
+        except ServiceRoleMissing:
+            comment = None
+        if comment == service_role_marker(obj.metadata.namespace or "", obj.metadata.name or ""):
+            await engine.drop_account(role)
+    return dropped

@@ -1,0 +1,91 @@
+"""What role-inheritance password rotation needs from an engine (behaviour.md 8.6, engines.md 2.2).
+
+Like auto-ownership and initSQL this is a capability rather than part of `EngineAdapter`: an engine that can rotate
+gets a small `RotationAdapter` wrapper around its adapter (`rotation_adapter`), and the user controller reports
+rotation as unsupported where there is none. The wrapper only uses the adapter's public operations and server
+handle, so the adapter stays the single place that knows the engine's account management.
+
+Account names passed here are server names; anything the operator generates has already been cut to
+`name_limit` bytes by the caller (`dbops.controllers.rotation.name_candidates`).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from dbops.api.user import DatabaseUserSpec
+from dbops.engines.base import EngineAdapter, OwnedObject
+
+__all__ = ["RotationAdapter", "ServiceRoleMissing", "rotation_adapter"]
+
+
+@runtime_checkable
+class RotationAdapter(Protocol):
+    """Accounts and the service role of role-inheritance rotation on one server."""
+
+    name_limit: int
+    """Longest account name the server keeps, in bytes."""
+
+    async def account_exists(self, name: str) -> bool:
+        """Whether a role or account of that name exists (login or not): generated names must not collide with any."""
+        ...
+
+    async def service_role_comment(self, role: str) -> str | None:
+        """The tracking comment of the service role, or None when it has none; `ServiceRoleMissing` when the role
+        does not exist."""
+        ...
+
+    async def create_service_role(self, role: str, *, comment: str) -> None:
+        """Create the service role: no login, inherit; `comment` marks which resource created it."""
+        ...
+
+    async def ensure_member(self, role: str, member: str) -> bool:
+        """Make `member` a member of `role` when it is not; True when a grant was made."""
+        ...
+
+    async def create_rotated_account(
+        self, spec: DatabaseUserSpec, name: str, *, password: str, service_role: str
+    ) -> None:
+        """A new login account `name` with the settings of `spec` (login and inherit forced on), its memberships plus
+        the service role, and `password`. Nothing of it is left behind when this fails."""
+        ...
+
+    async def apply_rotated_account(self, spec: DatabaseUserSpec, name: str, *, service_role: str) -> list[str]:
+        """Bring the existing account `name` in line with the settings of `spec` (as `create_rotated_account` would
+        create it); returns the changed field paths. `EngineError` when the account is missing."""
+        ...
+
+    async def set_password(self, name: str, password: str) -> None:
+        """Set the password of account `name`."""
+        ...
+
+    async def disable_account(self, name: str) -> None:
+        """Remove the ability to log in (engines.md: NOLOGIN, ACCOUNT LOCK); missing is not an error."""
+        ...
+
+    async def owned_objects(self, name: str) -> list[OwnedObject]:
+        """What `name` owns across every database (engines.md 2.5), for the ownership check before a drop."""
+        ...
+
+    async def drop_account(self, name: str) -> None:
+        """Drop the account with the account cleanup of engines.md 2.5; missing is not an error."""
+        ...
+
+
+class ServiceRoleMissing(Exception):
+    """The service role does not exist on the server."""
+
+
+def rotation_adapter(adapter: EngineAdapter) -> RotationAdapter | None:
+    """The rotation capability of an instance's adapter, or None when this build cannot rotate on its engine.
+
+    Only PostgreSQL for now; CockroachDB shares the adapter class but has its own dialect, so it is not assumed.
+    """
+    if getattr(adapter, "engine", None) != "postgres":
+        return None
+    from dbops.engines.postgres_adapter import PostgresAdapter  # the driver is only loaded for PostgreSQL
+    from dbops.engines.postgres_rotation import PostgresRotation
+
+    if not isinstance(adapter, PostgresAdapter):
+        return None
+    return PostgresRotation(adapter)
