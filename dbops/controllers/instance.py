@@ -49,6 +49,16 @@ class _Observer:
             self._metrics.connection_latency.labels(name, engine, namespace).observe(seconds)
 
 
+_FAMILY = {"postgres": "postgres", "cockroachdb": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+"""Engines whose servers speak one protocol, so the detected flavour can contradict `spec.engine` (engines.md 1.4)."""
+
+
+def engine_mismatch(engine: str, flavour: str) -> bool:
+    """True when the server's flavour is another engine of the same family than the declared one."""
+    family = _FAMILY.get(engine)
+    return family is not None and _FAMILY.get(flavour) == family and flavour != engine
+
+
 def _since(timestamp: str | None) -> float | None:
     if not timestamp:
         return None
@@ -143,7 +153,7 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
             draft.condition("Healthy", "Unknown", "HealthCheckDisabled", "periodic health checks are disabled")
         ready_reason = "ReconcileSuccess" if ok else (connected[1] if not connected[0] else healthy[1])
         draft.condition("Ready", ok, ready_reason, "Instance is ready" if ok else str(draft.data["message"]))
-        draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")
+        self._options_honored(raw, draft, rid, spec.engine, endpoint, info)
 
         age = _since(draft.before.get("lastCheckedAt"))
         if draft.changed() or age is None or age >= STATUS_REFRESH_SECONDS:
@@ -209,6 +219,32 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
             )
         if not healthy[0] and before_healthy.get("status") != "False":
             self.warning(raw, "HealthCheckFailed", f"Health check of {engine} at {endpoint} failed: {healthy[2]}", rid)
+
+    def _options_honored(
+        self, raw: Obj, draft: StatusDraft, rid: str, engine: str, endpoint: str, info: ServerInfo | None
+    ) -> None:
+        """`OptionsHonored` from the detected server flavour (api.md 6.1, engines.md 1.4).
+
+        A flavour that contradicts `spec.engine` within its family (a MariaDB server declared `mysql`, a CockroachDB
+        server declared `postgres`) is `EngineMismatch`: the adapter already uses the detected flavour's rules, so
+        the instance stays Ready, and one Warning event names `spec.engine` when the mismatch appears or changes.
+        Without a successful check the flavour is unknown and the recorded condition is kept.
+        """
+        previous = draft.previous_condition("OptionsHonored")
+        if info is None:
+            if previous is None:
+                draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")
+            return
+        if engine_mismatch(engine, info.flavour):
+            message = (
+                f"spec.engine is {engine} but the server at {endpoint} is {info.flavour} ({info.version}); "
+                f"{info.flavour} rules are used"
+            )
+            if (previous or {}).get("reason") != "EngineMismatch" or (previous or {}).get("message") != message:
+                self.warning(raw, "EngineMismatch", message, rid)
+            draft.condition("OptionsHonored", False, "EngineMismatch", message)
+            return
+        draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")
 
     async def _refresh_sizes(self, key: InstanceKey, adapter: EngineAdapter) -> None:
         """behaviour.md 6.5: every --size-refresh-interval, one size query for the whole server updates

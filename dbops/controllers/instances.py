@@ -14,6 +14,7 @@ from typing import Any
 
 from dbops.api.instance import DatabaseInstanceSpec
 from dbops.api.kinds import by_kind
+from dbops.config import parse_duration
 from dbops.engines.connection import DEFAULT_ADMIN_DATABASE, ConnectionSettings, TLSMaterial, effective_tls_mode
 from dbops.engines.registry import InstanceKey
 from dbops.runtime import SECRETS, KubeClient, Store, is_condition_true
@@ -117,6 +118,9 @@ async def connection_settings(
     if mode.verifies_chain and tls is not None and tls.secret_ref is not None and not material.ca_pem:
         raise InstanceProblem("TLSConfigError", f"the TLS Secret has no CA under {tls.secret_ref.effective_keys.ca!r}")
     postgres = spec.postgres
+    connect_timeout = float(postgres.connect_timeout) if postgres else 10.0
+    if spec.mysql is not None:
+        connect_timeout = _mysql_connect_timeout(spec.mysql.timeout)
     return ConnectionSettings(
         engine=spec.engine,
         host=spec.connection.host,
@@ -126,10 +130,20 @@ async def connection_settings(
         database=spec.connection.database or DEFAULT_ADMIN_DATABASE[spec.engine],
         tls_mode=mode,
         tls=material,
-        connect_timeout=float(postgres.connect_timeout) if postgres else 10.0,
+        connect_timeout=connect_timeout,
         statement_timeout=postgres.statement_timeout if postgres else None,
         application_name=postgres.application_name if postgres else "db-provision-operator",
     )
+
+
+def _mysql_connect_timeout(text: str) -> float:
+    """`mysql.timeout` (a duration, api.md 6.1) in seconds; the 10 s default when it is not a positive duration (the
+    schema cannot check the text, and a bad value must not stop the health check)."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        return 10.0
+    return seconds if seconds > 0 else 10.0
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,12 @@ LONG_SECONDS = 600.0
 
 _NO_TABLE = frozenset({1049, 1146})  # unknown database, unknown table: no tracking table yet
 _UNKNOWN_THREAD = 1094  # KILL of a session that ended meanwhile
+_CHARSET_ERRORS = {
+    1115: "spec.mysql.charset",  # ER_UNKNOWN_CHARACTER_SET
+    1273: "spec.mysql.collation",  # ER_UNKNOWN_COLLATION
+    1253: "spec.mysql.collation",  # ER_COLLATION_CHARSET_MISMATCH
+}
+"""Server refusals of a database's character set or collation, and the field each one is about."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,7 @@ class MySQLAdapter(MySQLAccessMixin):
         config = database_config(spec)
         statement = sql.create_database(spec.name, charset=config.charset, collation=config.collation)
         await self._check_storage_engine(config)
-        await self.server.execute(statement)
+        await self._execute_charset_statement(statement)
         if comment is not None:
             await self.write_tracking("Database", spec.name, comment)
 
@@ -193,8 +199,22 @@ class MySQLAdapter(MySQLAccessMixin):
             changed.append("spec.mysql.collation")
         if changed:
             # Both clauses together: a character set alone would reset the collation to the set's default.
-            await self.server.execute(sql.alter_database(spec.name, charset=config.charset, collation=config.collation))
+            await self._execute_charset_statement(
+                sql.alter_database(spec.name, charset=config.charset, collation=config.collation)
+            )
         return changed
+
+    async def _execute_charset_statement(self, statement: str) -> None:
+        """CREATE/ALTER DATABASE with a character set and collation. The schema only checks the names' spelling; the
+        server decides whether it knows them and whether they belong together, and that answer is a spec error
+        naming the field (`InvalidSpec`, not retried), not a transient failure."""
+        try:
+            await self.server.execute(statement)
+        except MySQLServerError as error:
+            field = _CHARSET_ERRORS.get(error.code)
+            if field is None:
+                raise
+            raise InvalidSpec(field, error.detail) from None
 
     async def terminate_sessions(self, database: str) -> int:
         """End every other session whose current database is `database` (best effort). Returns how many ended."""

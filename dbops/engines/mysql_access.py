@@ -7,7 +7,9 @@ part where the two servers differ most (engines.md 4.3, 4.4, 5, 8.1):
   roles are off (or MySQL 5.7 has none). `grantee_accounts` hides this: controllers name users and roles by their
   server name and get the accounts that statements must address — one per allowed host for a user.
 * Granted roles become active at login: SET DEFAULT ROLE ALL on MySQL; on MariaDB only one role can be, so the first
-  membership is made the default when the account has none yet.
+  membership is made the default when the account has none yet. MariaDB keeps the name in `mysql.user.default_role`
+  after that role is revoked or dropped (the account then logs in with no role active although others may still be
+  granted), so revoking or dropping the default role moves the default to a remaining membership, or to NONE.
 * Privileges are read back from the grant tables per account, so drift for users, roles and grants is a comparison
   of `Privilege` sets (`grant_drift`).
 """
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dbops.engines.base import ObservedAccount
+from dbops.engines.errors import InvalidSpec
 from dbops.engines.mysql_server import MySQLServer, MySQLServerError
 from dbops.engines.sql import mysql as sql
 from dbops.engines.sql import mysql_catalog as catalog
@@ -90,7 +93,13 @@ class MySQLAccessMixin:
         The form must be the one the role was created with: on MariaDB a user `name`@`%` may exist beside a role
         `name`, and only the role's own form is dropped. Missing is not an error."""
         dialect = await self._dialect()
+        holders: list[Account] = []
+        if native and dialect.native_roles:
+            holders = await self._default_role_holders(name, dialect)
         await self.server.execute(sql.drop_role(name, dialect, native=native))
+        for user in dict.fromkeys(a.user for a in holders):
+            accounts = [a for a in holders if a.user == user]
+            await self.server.execute_all(await self._repair_default_roles(user, accounts, dialect, {name}))
 
     async def grantee_accounts(self, name: str) -> list[Account]:
         """The accounts a grantee name stands for: a MariaDB role's bare name, or every host entry of the name
@@ -121,6 +130,9 @@ class MySQLAccessMixin:
         dialect = await self._dialect()
         accounts = await self._require_accounts(grantee)
         role_accounts = [await self.role_account(r) for r in roles]
+        for i, (role, account) in enumerate(zip(roles, role_accounts, strict=True)):
+            if account.host is not None and not dialect.account_grants:
+                await self._not_grantable(role, dialect, f"{field}[{i}]")
         held = await self._memberships(grantee)
         statements: list[str] = []
         added: list[str] = []
@@ -132,6 +144,18 @@ class MySQLAccessMixin:
         statements += await self._default_role_statements(grantee, accounts, role_accounts, dialect)
         await self.server.execute_all(statements)
         return added
+
+    async def _not_grantable(self, role: str, dialect: MySQLDialect, field: str) -> None:
+        """Raise why `role` cannot be granted as a role here. Only MySQL 8 grants an account like a role; MariaDB
+        (and MySQL 5.7) grant native roles only, so a stand-in account (`useNativeRoles: false`) is refused with
+        `InvalidSpec` instead of a syntax error from the server. A name that exists in no form is a transient
+        error: the role may not have been created yet."""
+        if not await self.grantee_accounts(role):
+            raise MySQLServerError(0, f"{field}: no role named {role!r} exists")
+        server = "MariaDB" if dialect.is_mariadb else "this MySQL version"
+        raise InvalidSpec(
+            field, f"{role!r} is an account (a stand-in role, useNativeRoles: false); {server} grants only native roles"
+        )
 
     async def revoke_roles(self, grantee: str, roles: Sequence[str], *, field: str = "spec.roles") -> None:
         """REVOKE each held role from every account of `grantee`; roles not held are skipped."""
@@ -146,6 +170,7 @@ class MySQLAccessMixin:
                 for a in accounts
                 if role in held.get(_host_key(a), frozenset())
             ]
+        statements += await self._repair_default_roles(grantee, accounts, dialect, set(roles))
         await self.server.execute_all(statements)
 
     async def _memberships(self, grantee: str) -> dict[str, frozenset[str]]:
@@ -164,7 +189,45 @@ class MySQLAccessMixin:
             return [sql.set_default_roles(a, roles, dialect) for a in accounts]
         query, params = catalog.default_roles(grantee, dialect)
         defaults = catalog.parse_default_roles(await self.server.fetch(query, params))
-        return [sql.set_default_roles(a, roles[:1], dialect) for a in accounts if not defaults.get(_host_key(a))]
+        held = await self._memberships(grantee)
+        granted = {r.user for r in roles}
+        out: list[str] = []
+        for account in accounts:
+            key = _host_key(account)
+            # A default naming a role the account no longer holds (revoked or dropped behind the operator's back)
+            # activates nothing: it is replaced like a missing one.
+            if not defaults.get(key, frozenset()) & (held.get(key, frozenset()) | granted):
+                out.append(sql.set_default_roles(account, roles[:1], dialect))
+        return out
+
+    async def _default_role_holders(self, role: str, dialect: MySQLDialect) -> list[Account]:
+        """The accounts whose login role is `role` (MariaDB; empty on MySQL, see `_repair_default_roles`)."""
+        found = catalog.default_role_holders(role, dialect)
+        if found is None:
+            return []
+        query, params = found
+        return [Account(str(r["user"]), str(r["host"])) for r in await self.server.fetch(query, params)]
+
+    async def _repair_default_roles(
+        self, grantee: str, accounts: Sequence[Account], dialect: MySQLDialect, removed: set[str]
+    ) -> list[str]:
+        """MariaDB: for accounts whose default role is in `removed` (being revoked or dropped), SET DEFAULT ROLE to
+        the first remaining membership by name, or NONE. MySQL: nothing (SET DEFAULT ROLE ALL is sent again with
+        every membership grant; there is no single login role to move)."""
+        if dialect.multiple_default_roles or not removed:
+            return []
+        query, params = catalog.default_roles(grantee, dialect)
+        defaults = catalog.parse_default_roles(await self.server.fetch(query, params))
+        held = await self._memberships(grantee)
+        out: list[str] = []
+        for account in accounts:
+            key = _host_key(account)
+            if account.host is None or not defaults.get(key, frozenset()) & removed:
+                continue
+            remaining = sorted(held.get(key, frozenset()) - removed)
+            successor = [await self.role_account(remaining[0])] if remaining else []
+            out.append(sql.set_default_roles(account, successor, dialect))
+        return out
 
     async def _require_accounts(self, grantee: str) -> list[Account]:
         accounts = await self.grantee_accounts(grantee)

@@ -52,6 +52,7 @@ __all__ = [
     "account_rows",
     "column_privileges",
     "database_privileges",
+    "default_role_holders",
     "default_roles",
     "definer_user",
     "global_privileges",
@@ -270,6 +271,16 @@ def default_roles(user: str, dialect: MySQLDialect) -> CatalogQuery:
     if dialect.is_mariadb:
         return "SELECT Host AS host, default_role AS role FROM mysql.user WHERE User = %s", (user,)
     return "SELECT HOST AS host, DEFAULT_ROLE_USER AS role FROM mysql.default_roles WHERE USER = %s", (user,)
+
+
+def default_role_holders(role: str, dialect: MySQLDialect) -> CatalogQuery | None:
+    """Accounts whose login role is ``role``: rows ``(user, host)``. MariaDB only (``mysql.user.default_role``):
+    there the name outlives a revoke or DROP ROLE of that role, so the adapter looks for it to repair the default.
+    ``None`` on MySQL, where a default role names no single role to move (SET DEFAULT ROLE ALL is sent again with
+    every membership grant) and this build does no repair."""
+    if not dialect.is_mariadb:
+        return None
+    return "SELECT User AS user, Host AS host FROM mysql.user WHERE default_role = %s AND is_role = 'N'", (role,)
 
 
 def parse_default_roles(rows: Iterable[Mapping[str, Any]]) -> dict[str, frozenset[str]]:

@@ -237,6 +237,36 @@ async def test_create_observe_alter_and_drop_a_database(adapter: MySQLAdapter, c
     await adapter.drop_database(name)  # missing is not an error
 
 
+async def test_a_charset_or_collation_the_server_refuses_is_a_spec_error_naming_the_field(
+    adapter: MySQLAdapter, cleanup: Cleanup
+) -> None:
+    name = unique()
+    cleanup(f"DROP DATABASE IF EXISTS `{name}`")
+    for charset, collation, field in (
+        ("latin1", "utf8mb4_bin", "spec.mysql.collation"),  # a collation of another character set
+        ("latin1", "latin1_klingon_ci", "spec.mysql.collation"),  # unknown collation
+        ("klingon", "klingon_bin", "spec.mysql.charset"),  # unknown character set
+    ):
+        with pytest.raises(InvalidSpec) as info:
+            await adapter.create_database(
+                database_spec(name, charset=charset, collation=collation), owner=None, comment=None
+            )
+        assert info.value.field == field
+        assert await adapter.observe_database(name) is None
+    await adapter.create_database(
+        database_spec(name, charset="latin1", collation="latin1_bin"), owner=None, comment=None
+    )
+    observed = await adapter.observe_database(name)
+    assert observed is not None
+    with pytest.raises(InvalidSpec) as info:
+        await adapter.apply_database(
+            database_spec(name, charset="latin1", collation="utf8mb4_bin"), observed, owner=None
+        )
+    assert info.value.field == "spec.mysql.collation"
+    observed = await adapter.observe_database(name)
+    assert observed is not None and (observed.charset, observed.collation) == ("latin1", "latin1_bin")
+
+
 async def test_owner_is_reported_unsupported(adapter: MySQLAdapter) -> None:
     spec = DatabaseSpec.model_validate({"instanceRef": {"name": "i"}, "name": "x", "owner": "someone"})
     assert adapter.unsupported_database_fields(spec, None) == ["spec.owner"]
@@ -625,9 +655,37 @@ async def test_native_roles_memberships_and_default_role(
     await adapter.revoke_roles(user, [readers])
     observed = await adapter.observe_account(user)
     assert observed is not None and observed.member_of == {writers}
+    # MariaDB would keep the revoked role as the default (nothing active at login): the remaining one takes over.
+    assert observed.settings["defaultRoles"] == writers
+    server, connection = await login(admin, user, "pw")
+    try:
+        assert await query(connection, "SELECT CURRENT_ROLE()") == [(writers,)]
+    finally:
+        connection.close()
+        await server.close()
     await adapter.drop_role(readers)
     assert await adapter.observe_role(readers) is None
     await adapter.drop_role(readers)  # missing is not an error
+
+    # Dropping the default role itself leaves no stale default behind.
+    await adapter.drop_role(writers)
+    observed = await adapter.observe_account(user)
+    assert observed is not None and observed.member_of == set() and observed.settings["defaultRoles"] == ""
+    # A stale default left behind the operator's back (revoked by hand) is replaced when a role is granted again.
+    await adapter.create_role(writers)
+    await adapter.create_role(readers)
+    await adapter.server.execute_all(  # by hand: the statements of a session of the admin account's
+        [
+            f"GRANT `{writers}` TO '{user}'@'127.0.0.1'",
+            f"SET DEFAULT ROLE `{writers}` FOR '{user}'@'127.0.0.1'",
+            f"REVOKE `{writers}` FROM '{user}'@'127.0.0.1'",
+        ]
+    )
+    observed = await adapter.observe_account(user)
+    assert observed is not None and observed.settings["defaultRoles"] == writers, "stale"
+    await adapter.grant_roles(user, [readers])
+    observed = await adapter.observe_account(user)
+    assert observed is not None and observed.settings["defaultRoles"] == readers
 
 
 async def test_stand_in_role_is_a_locked_account(
@@ -642,6 +700,17 @@ async def test_stand_in_role_is_a_locked_account(
     assert await adapter.observe_account(name) is not None, "a stand-in is an account"
     with pytest.raises(ConnectionFailure):
         await login(admin, name, "")
+    # MariaDB grants only native roles: membership in a stand-in is refused, naming the field, before any SQL.
+    member = unique("m")
+    cleanup(f"DROP USER IF EXISTS '{member}'@'%'")
+    await adapter.create_account(user_spec(member), password="pw", comment=None)
+    with pytest.raises(InvalidSpec) as refused:
+        await adapter.grant_roles(member, [name], field="spec.mysql.roles")
+    assert refused.value.field == "spec.mysql.roles[0]" and "native roles" in str(refused.value)
+    with pytest.raises(MySQLServerError, match="no role named"):
+        await adapter.grant_roles(member, [unique("missing")], field="spec.mysql.roles")
+    observed = await adapter.observe_account(member)
+    assert observed is not None and observed.member_of == set()
     await adapter.drop_role(name, native=False)
     assert await adapter.observe_role(name) is None
 

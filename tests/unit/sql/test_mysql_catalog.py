@@ -24,6 +24,8 @@ def _queries() -> list[str]:
             c.memberships("u", dialect)[0],
             c.default_roles("u", dialect)[0],
         ]
+        holders = c.default_role_holders("r", dialect)
+        out += [holders[0]] if holders else []
     return [*out, c.global_privileges_query(), c.owned_objects("u")[0]]
 
 
@@ -118,6 +120,16 @@ def test_memberships_and_default_roles() -> None:
     assert "mysql.default_roles" in c.default_roles("app", DEFAULT_MYSQL)[0]
     assert "default_role" in c.default_roles("app", DEFAULT_MARIADB)[0]
     assert c.parse_default_roles([{"host": "%", "role": ""}, {"host": "h", "role": "r"}]) == {"%": set(), "h": {"r"}}
+
+
+def test_default_role_holders_only_on_mariadb() -> None:
+    """MariaDB keeps a revoked or dropped role in `mysql.user.default_role`; MySQL has no single login role."""
+    query = c.default_role_holders("reader", DEFAULT_MARIADB)
+    assert query is not None
+    sql, params = query
+    assert "default_role = %s" in sql and "is_role = 'N'" in sql and params == ("reader",)
+    assert c.default_role_holders("reader", DEFAULT_MYSQL) is None
+    assert c.default_role_holders("reader", MYSQL_57) is None
 
 
 def P(level: str, db: str, name: str, privilege: str, column: str = "") -> Privilege:
