@@ -81,6 +81,16 @@ def instance_watches(ctx: OperatorContext, dependent_kind: str) -> list[Watch]:
     ]
 
 
+EXISTING_PASSWORD_INDEX = "existing-password-secret"
+
+
+def existing_password_secret(obj: Obj) -> list[str]:
+    """Index function of users: `namespace/name` of the existingPasswordSecret they read (behaviour.md 8.2)."""
+    ref = (obj.get("spec") or {}).get("existingPasswordSecret") or {}
+    namespace = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace")
+    return [f"{namespace}/{ref['name']}"] if ref.get("name") else []
+
+
 SECRET_INDEX = "secret"
 
 
@@ -139,6 +149,12 @@ def register_controllers(ctx: OperatorContext) -> None:
         )
     )
     users = UserReconciler(ctx)
+    # existingPasswordSecret (behaviour.md 8.2): a changed value must reach the server, so a change of that Secret
+    # wakes every user reading it (metadata only: the user reads the value itself when it reconciles).
+    user_store = ctx.store(by_kind("DatabaseUser"))
+    if EXISTING_PASSWORD_INDEX not in user_store.indexer_names:
+        user_store.add_indexer(EXISTING_PASSWORD_INDEX, existing_password_secret)
+    supplied_secrets = Watch(SECRETS, index_keys(user_store, EXISTING_PASSWORD_INDEX), metadata_only=True)
     # The user's own Secret writes do not wake it again (it already knows); deletions and others' edits do.
     managed_secrets = Watch(
         SECRETS,
@@ -152,7 +168,7 @@ def register_controllers(ctx: OperatorContext) -> None:
             resource=resource_of(by_kind("DatabaseUser")),
             reconciler=users,
             predicates=(PRIMARY,),
-            watches=[*instance_watches(ctx, "DatabaseUser"), managed_secrets],
+            watches=[*instance_watches(ctx, "DatabaseUser"), managed_secrets, supplied_secrets],
             max_concurrency=ctx.config.workers("databaseuser"),
             rate_limiter=spec_error_backoff(),
         )

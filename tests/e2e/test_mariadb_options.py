@@ -463,10 +463,7 @@ def test_a_supplied_password_with_quotes_backslashes_and_non_ascii_logs_in_and_f
     assert login_code(dev_env, username, first) == 0
     assert secret_data(kubectl, namespace, "given-creds")["password"] == first
 
-    supplied(second)
-    # The operator does not watch existingPasswordSecret yet (controller change reported with issue 7): wake the user
-    # the way a watch would, then the changed value must be set on the server.
-    resync(kubectl, namespace, "dbu", "given", operator, "databaseuser")
+    supplied(second)  # the existingPasswordSecret watch wakes the user; nothing else touches it
     wait_for(lambda: login_code(dev_env, username, second) == 0, 60, "the new password to be set")
     assert login_code(dev_env, username, first) == LOGIN_DENIED
     wait_for(lambda: secret_data(kubectl, namespace, "given-creds").get("password") == second, 30, "the Secret")
