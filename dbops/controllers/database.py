@@ -3,10 +3,11 @@
 Events follow the state recorded in status: `Created` only when this reconcile created, took over or recreated the
 database; `CreateFailed` / `ReconcileFailed` / `DeleteFailed` only for a first or different error (the last error is
 kept in the `Synced` condition's message). A converged Database costs one catalog read per existence check and no
-API write. initSQL (`initsql`) runs after the apply when its statements changed since the last successful run, as the
-database owner; auto-ownership (`ownership`) creates the owner role before the database it will own and sets the
-default privileges after the apply. Not yet in this build (noted in the issue): drift detection and the Snapshot
-deletion policy, which needs backups.
+API write between drift checks. initSQL (`initsql`) runs after the apply when its statements changed since the last
+successful run, as the database owner; auto-ownership (`ownership`) creates the owner role before the database it
+will own and sets the default privileges after the apply. Drift (`database_drift`, behaviour.md 11) is checked after
+each apply and when due, through the shared checker, on engines with a Database drift half (PostgreSQL in this
+build). Not yet in this build (noted in the issue): the Snapshot deletion policy, which needs backups.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from dbops.api.database import Database, DatabaseSpec
 from dbops.api.kinds import by_kind
@@ -23,10 +24,17 @@ from dbops.controllers import annotations as ann
 from dbops.controllers import initsql
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
+from dbops.controllers.database_drift import DatabaseDrift, with_init_sql
 from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
 from dbops.controllers.ownership import ownership_status, spared_names
-from dbops.engines.base import EngineAdapter, EngineError, ObservedDatabase
+from dbops.engines.base import (
+    EngineAdapter,
+    EngineError,
+    ObservedDatabase,
+    SessionConfigVerifier,
+    accepts_session_config,
+)
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.initsql import InitSQLRunner, dialect_for
@@ -59,6 +67,15 @@ def _ownership_names(spec: DatabaseSpec, adapter: EngineAdapter, unsupported: li
     return ownership_names(spec)
 
 
+async def _verify(adapter: EngineAdapter, spec: DatabaseSpec) -> None:
+    """behaviour.md 7.4; engines whose sessions carry per-database settings (MySQL/MariaDB `sqlMode`,
+    `defaultStorageEngine`) get the Database's `mysql` block, so verification runs as every later session will."""
+    if accepts_session_config(adapter):
+        await cast(SessionConfigVerifier, adapter).verify_database(spec.name, config=spec.mysql)
+    else:
+        await adapter.verify_database(spec.name)
+
+
 class DatabaseReconciler(KindReconciler[Database]):
     """Reconciles Database objects on every engine through the instance's adapter."""
 
@@ -71,6 +88,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         self.role_stores = [ctx.store(by_kind(k)) for k in ROLE_KINDS]
         self._init_sql_attempts: dict[tuple[str, str], tuple[str, int]] = {}
         """(namespace, name) → (attempt hash, consecutive failures) of a blocked initSQL, for its backoff."""
+        self.drift = DatabaseDrift(self)
 
     # Helpers ----------------------------------------------------------------------------------------------------
 
@@ -105,6 +123,8 @@ class DatabaseReconciler(KindReconciler[Database]):
             return None  # woken by the instance's watch when it becomes Ready
         engine = instance.engine
         init_outcome: InitSQLOutcome | None = None
+        unsupported: list[str] = []
+        applied = False
         try:
             adapter = await adapter_for(self.ctx, instance)
             unsupported = adapter.unsupported_database_fields(spec, None)
@@ -129,6 +149,7 @@ class DatabaseReconciler(KindReconciler[Database]):
                         self._operation("update", engine, namespace, False, started)
                         raise
                     self._operation("update", engine, namespace, True, started)
+                    applied = True
                     observed = await adapter.observe_database(spec.name) or observed
                 init_outcome = await self._init_sql(obj, raw, draft, rid, adapter, observed, fresh, owner, engine)
         except InvalidSpec as error:
@@ -147,10 +168,33 @@ class DatabaseReconciler(KindReconciler[Database]):
             self._publish(obj, draft, instance.name)
             raise TransientError(str(error)) from None
 
-        draft.set(
-            observedGeneration=obj.metadata.generation,
-            database=self._database_status(draft, observed),
+        draft.set(observedGeneration=obj.metadata.generation)
+        if init_outcome is not None and init_outcome.retry_after is not None:
+            draft.set(phase="Failed", message=init_outcome.message)
+            draft.condition("Ready", False, init_outcome.reason, init_outcome.message)
+        else:
+            draft.set(phase="Ready", message="Database is ready")
+            draft.condition("Ready", True, "ReconcileSuccess", "Database is ready")
+        outcome = await self.drift.check(
+            obj,
+            raw,
+            draft,
+            rid,
+            instance,
+            adapter,
+            owner=owner,
+            names=names,
+            applied=applied,
+            report_interval=not unsupported,
+            operation=lambda op, ok: self.ctx.metrics.database_operations.labels(
+                op, engine, "success" if ok else "failure", namespace
+            ).inc(),
         )
+        if outcome.corrected:
+            with contextlib.suppress(EngineError, ConnectionFailure):  # the status shows the state after correction
+                async with self.ctx.servers.operation(instance.target.key):
+                    observed = await adapter.observe_database(spec.name) or observed
+        draft.set(database=self._database_status(draft, observed))
         if observed.encoding is not None or observed.extensions or observed.schemas:
             postgres = {
                 "encoding": observed.encoding,
@@ -162,20 +206,15 @@ class DatabaseReconciler(KindReconciler[Database]):
             draft.set(postgres={**postgres, "ownership": ownership} if ownership else postgres)
         if observed.charset is not None:
             draft.set(mysql={"charset": observed.charset, "collation": observed.collation})
-        requeue = self.drift_interval(obj, instance)
-        if init_outcome is None:
-            draft.condition("Synced", True, "ReconcileSuccess", "spec applied")
-        else:
-            draft.condition("Synced", False, init_outcome.reason, init_outcome.message)
+        if init_outcome is not None:
+            with_init_sql(draft, init_outcome.reason, init_outcome.message)
+        requeue = outcome.requeue_after if outcome.requeue_after is not None else self.drift_interval(obj, instance)
         if init_outcome is not None and init_outcome.retry_after is not None:
-            draft.set(phase="Failed", message=init_outcome.message)
-            draft.condition("Ready", False, init_outcome.reason, init_outcome.message)
             requeue = min(requeue, init_outcome.retry_after)
-        else:
-            draft.set(phase="Ready", message="Database is ready")
-            draft.condition("Ready", True, "ReconcileSuccess", "Database is ready")
         await self.write_status(raw, draft, rid)
         self._publish(obj, draft, instance.name, observed)
+        if outcome.error is not None:
+            raise TransientError(outcome.error)
         return Result(requeue_after=requeue)
 
     async def _apply(
@@ -336,7 +375,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         else:
             self.normal(raw, "Created", f"Created database {spec.name} on instance {instance.name}")
         try:
-            await adapter.verify_database(spec.name)
+            await _verify(adapter, spec)
         except (EngineError, ConnectionFailure):
             return None, True
         return await adapter.observe_database(spec.name), True
@@ -349,6 +388,7 @@ class DatabaseReconciler(KindReconciler[Database]):
 
     def publish_stored(self, obj: Database, draft: StatusDraft) -> None:
         self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
+        self.drift.publish_stored(obj.metadata.namespace, obj.metadata.name or "", draft.before)
         size = (draft.data.get("database") or {}).get("sizeBytes")
         instance = gate(target_of(obj.spec, obj.metadata.namespace), self.instances, self.cluster_instances)[0]
         if size is not None:
@@ -480,6 +520,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         metrics.info.forget(metrics.database_info, (label_namespace, name))
         metrics.forget_object(database=name, namespace=label_namespace)
         metrics.resources.forget(self.info.kind, label_namespace, name)
+        self.drift.forget(namespace, name)
 
 
 def _now() -> str:

@@ -8,16 +8,31 @@ they observed or did, and raise `InvalidSpec` (permanent, names the field) or `E
 
 Observation is separate from action so that the controller can decide existence (create / take over / recreate),
 compute drift, and fill status from one read of the server.
+
+Two optional capabilities sit beside the protocol, so adapters without them keep conforming:
+
+* `DatabaseDriftAdapter`: a Database's drift (behaviour.md 11), found with `database_drift_support(adapter)` — the
+  adapter itself when it implements the protocol, else a wrapper registered for its exact engine name (so the
+  CockroachDB adapter, a subclass of the PostgreSQL one, does not inherit PostgreSQL's catalog reading by accident).
+* `SessionConfigVerifier`: `verify_database(name, config=<the Database's mysql block>)`, for engines whose sessions
+  on a database carry per-database settings (MySQL/MariaDB `sqlMode`, `defaultStorageEngine`); see
+  `accepts_session_config`.
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from dbops.api.database import DatabaseSpec
+from dbops.api.database import DatabaseMySQLConfig, DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines.connection import ConnectionSettings, ServerInfo
+
+if TYPE_CHECKING:
+    from dbops.engines.access import Difference
+    from dbops.engines.ownership import OwnershipNames
 
 
 class EngineError(Exception):
@@ -155,3 +170,64 @@ class EngineAdapter(Protocol):
     async def drop_account(self, username: str) -> None:
         """Reassign/drop what it owns as engines.md prescribes, then drop the account; missing is not an error."""
         ...
+
+
+# Optional capabilities ----------------------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class DatabaseDriftAdapter(Protocol):
+    """Reading back and correcting one Database (behaviour.md 11.3, 11.4; api.md 4.4 Database rows)."""
+
+    async def database_drift(
+        self, spec: DatabaseSpec, *, owner: str | None, names: OwnershipNames | None
+    ) -> list[Difference]:
+        """Every difference between the spec and the database, flagged destructive/immutable, each carrying its
+        engine-specific correction. `owner` is the effective owner (None: none declared), `names` the
+        auto-ownership names when the engine honours them. Empty when the database does not exist (existence is
+        the reconcile's business)."""
+        ...
+
+    async def correct_database_drift(self, diffs: Sequence[Difference]) -> dict[str, str]:
+        """Apply the corrections of `diffs` (all attempted, in the engine's dependency order); returns
+        `{field: redacted error}` for those that failed."""
+        ...
+
+
+_DATABASE_DRIFT: dict[str, Callable[[Any], DatabaseDriftAdapter]] = {}
+
+
+def register_database_drift(engine: str, wrap: Callable[[Any], DatabaseDriftAdapter]) -> None:
+    """Declare how to get the Database drift half of adapters whose `engine` attribute is exactly `engine`."""
+    _DATABASE_DRIFT[engine] = wrap
+
+
+def database_drift_support(adapter: object) -> DatabaseDriftAdapter | None:
+    """The adapter's Database drift half: the adapter itself when it implements the protocol, else the wrapper
+    registered for its engine, else None (the engine has no Database drift in this build)."""
+    if isinstance(adapter, DatabaseDriftAdapter):
+        return adapter
+    wrap = _DATABASE_DRIFT.get(str(getattr(adapter, "engine", "")))
+    return wrap(adapter) if wrap is not None else None
+
+
+class SessionConfigVerifier(Protocol):
+    """`verify_database` with the Database's `mysql` block, so the verification session gets its `sqlMode` and
+    `defaultStorageEngine` (behaviour.md 7.5: set on every operator session for the database)."""
+
+    async def verify_database(self, name: str, *, config: DatabaseMySQLConfig | None = None) -> None: ...
+
+
+def accepts_session_config(adapter: object) -> bool:
+    """Whether the adapter's `verify_database` takes the `config` keyword (`SessionConfigVerifier`).
+
+    Every adapter has a `verify_database`, so a runtime protocol check cannot tell the two forms apart; the
+    signature can."""
+    method = getattr(adapter, "verify_database", None)
+    if method is None:
+        return False
+    try:
+        parameter = inspect.signature(method).parameters.get("config")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)

@@ -13,7 +13,9 @@ works for roles the admin created (it holds their admin option), which is what e
 
 Besides the protocol the adapter has two capabilities (`dbops.engines.initsql.InitSQLRunner`,
 `dbops.engines.ownership.OwnershipAdapter`): running a Database's initSQL on a session of its own under the database
-owner's identity, and setting up auto-ownership (owner role, app user, default privileges both ways).
+owner's identity, and setting up auto-ownership (owner role, app user, default privileges both ways). A Database's
+drift (`base.DatabaseDriftAdapter`) is the `PostgresDatabaseDrift` wrapper, registered for engine `postgres` only:
+the CockroachDB subclass reads and alters databases differently and must not inherit it.
 """
 
 from __future__ import annotations
@@ -27,8 +29,16 @@ import asyncpg
 from dbops.api.database import DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines import postgres_access as access
-from dbops.engines.access import AccessOutcome, GrantSpec, RoleGrantAdapter, RoleSpec
-from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase, OwnedObject
+from dbops.engines.access import AccessOutcome, Difference, GrantSpec, RoleGrantAdapter, RoleSpec
+from dbops.engines.base import (
+    DatabaseDriftAdapter,
+    EngineAdapter,
+    EngineError,
+    ObservedAccount,
+    ObservedDatabase,
+    OwnedObject,
+    register_database_drift,
+)
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, ServerInfo
 from dbops.engines.initsql import POSTGRES as POSTGRES_SPLIT
 from dbops.engines.initsql import InitSQLRun, InitSQLRunner, literal_contents
@@ -57,9 +67,13 @@ from dbops.engines.postgres_plan import (
     PRIVILEGES_FIELD,
     ROLE_FIELD,
     USER_FIELD,
+    DatabaseFix,
     DefaultPrivilegeStep,
     ExtensionStep,
+    OwnershipState,
     SchemaStep,
+    database_drift,
+    missing_ownership_privileges,
     plan_database,
     plan_ownership,
 )
@@ -67,7 +81,7 @@ from dbops.engines.sql import postgres as sql
 from dbops.engines.sql import postgres_catalog as catalog
 from dbops.engines.sql.quoting import pg_ident
 
-__all__ = ["LONG_SECONDS", "PostgresAdapter"]
+__all__ = ["LONG_SECONDS", "PostgresAdapter", "PostgresDatabaseDrift"]
 
 LONG_SECONDS = 600.0
 """Limit for long statements: creating (copying a template) or dropping a database, moving it to another
@@ -389,20 +403,11 @@ class PostgresAdapter:
         )
         if not plan.privileges:
             return []
-        held: dict[str, list[Any]] = {}
-        missing = []
-        for step in plan.privileges:
-            if step.grantee not in held:
-                held[step.grantee] = await self._fetch(catalog.default_privileges(step.grantee), database=spec.name)
-            have = {
-                r["privilege_type"]
-                for r in held[step.grantee]
-                if r["granted_by"] == step.granted_by
-                and r["schema"] == step.schema
-                and char_value(r["object_type"]) == step.acl_code
-            }
-            if not step.privileges <= have:
-                missing.append(step)
+        held = {
+            grantee: await self._fetch(catalog.default_privileges(grantee), database=spec.name)
+            for grantee in dict.fromkeys(step.grantee for step in plan.privileges)
+        }
+        missing = missing_ownership_privileges(plan, held)
         if not missing:
             return []
         for creator in dict.fromkeys(step.granted_by for step in missing):
@@ -571,6 +576,75 @@ class PostgresAdapter:
         return await access.revoke_access(self, grantee, spec)
 
 
+class PostgresDatabaseDrift:
+    """A Database's drift on PostgreSQL (behaviour.md 11, api.md 4.4): `postgres_plan.database_drift` over the
+    catalogs of engines.md 2.4, corrected with the statements the apply uses."""
+
+    def __init__(self, adapter: PostgresAdapter) -> None:
+        self.adapter = adapter
+
+    async def database_drift(
+        self, spec: DatabaseSpec, *, owner: str | None, names: OwnershipNames | None
+    ) -> list[Difference]:
+        """pg_database and, when the database accepts connections, pg_extension / pg_namespace inside it; with
+        auto-ownership also the two roles, the membership and (inside the database) pg_default_acl."""
+        adapter = self.adapter
+        observed = await adapter.observe_database(spec.name)
+        if observed is None:
+            return []
+        ownership = state = None
+        if names is not None:
+            config = database_config(spec)
+            settings = config.ownership
+            ownership = plan_ownership(
+                names,
+                [s.name for s in config.schemas or ()],
+                set_default_privileges=settings.set_default_privileges if settings is not None else True,
+                dialect=await adapter._dialect(),
+            )
+            role_exists = bool(await adapter._fetch(catalog.role_attributes(names.role)))
+            user_exists = bool(await adapter._fetch(catalog.role_attributes(names.user)))
+            members = (
+                {r["role"] for r in await adapter._fetch(catalog.role_memberships(names.user))}
+                if user_exists
+                else set()
+            )
+            held: dict[str, list[Any]] | None = None
+            if observed.allow_connections and ownership.privileges:
+                held = {
+                    grantee: await adapter._fetch(catalog.default_privileges(grantee), database=spec.name)
+                    for grantee in (names.role, names.user)
+                }
+            state = OwnershipState(role_exists, user_exists, names.role in members, held)
+        return database_drift(spec, observed, owner=owner, admin=adapter.admin, ownership=ownership, state=state)
+
+    async def correct_database_drift(self, diffs: Sequence[Difference]) -> dict[str, str]:
+        """Each difference's `DatabaseFix`, in dependency order (roles, ALTER DATABASE, schemas, extensions, default
+        privileges, connections refused last); every item is attempted."""
+        adapter = self.adapter
+        failures: dict[str, str] = {}
+        fixes = [(d, d.fix) for d in diffs]
+        for diff, fix in sorted(fixes, key=lambda item: item[1].order if isinstance(item[1], DatabaseFix) else 99):
+            if not isinstance(fix, DatabaseFix):
+                failures[diff.field] = "no correction is known for this difference"
+                continue
+            try:
+                for role in fix.acting_for:
+                    await adapter._ensure_privileges_of(role)
+                if fix.close_before is not None:
+                    await adapter.server.close_database(fix.close_before)
+                seconds = LONG_SECONDS if fix.long else STATEMENT_SECONDS
+                await adapter._execute(list(fix.statements), database=fix.database, seconds=seconds)
+                if fix.close_after is not None:
+                    await adapter.server.close_database(fix.close_after)
+            except (EngineError, ConnectionFailure) as error:
+                failures[diff.field] = str(error)
+        return failures
+
+
+register_database_drift("postgres", PostgresDatabaseDrift)
+
+
 class _InDatabase:
     """The in-database part of `apply_database`: reads the database's state once, acts on the differences.
 
@@ -665,3 +739,6 @@ if TYPE_CHECKING:
 
     def _ownership_conforms(adapter: PostgresAdapter) -> OwnershipAdapter:
         return adapter
+
+    def _database_drift_conforms(adapter: PostgresAdapter) -> DatabaseDriftAdapter:
+        return PostgresDatabaseDrift(adapter)

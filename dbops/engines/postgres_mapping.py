@@ -51,6 +51,8 @@ __all__ = [
     "observed_role_attributes",
     "parse_valid_until",
     "role_attributes",
+    "same_encoding",
+    "same_locale",
     "setting_matches",
     "split_settings",
     "stored_setting",
@@ -166,6 +168,37 @@ def char_value(value: str | bytes | None) -> str | None:
     if isinstance(value, bytes):
         return value.decode("ascii", errors="replace")
     return value
+
+
+#: Encoding names PostgreSQL accepts as aliases of another (``pg_char_to_encoding``), after `_encoding_key`.
+_ENCODING_ALIASES: Final = {"unicode": "utf8"}
+
+
+def _encoding_key(name: str) -> str:
+    key = re.sub(r"[^0-9a-z]", "", name.lower())
+    return _ENCODING_ALIASES.get(key, key)
+
+
+def same_encoding(desired: str, observed: str | None) -> bool:
+    """Whether a spec encoding names the server's (``pg_encoding_to_char``) one.
+
+    The server looks names up ignoring case and punctuation (``utf-8``, ``UTF8`` and ``Unicode`` are one encoding)
+    and reports the canonical spelling, so a text comparison would report drift for a database created exactly as
+    asked."""
+    return observed is not None and _encoding_key(desired) == _encoding_key(observed)
+
+
+def _locale_key(name: str) -> str:
+    language, dot, codeset = name.partition(".")
+    return language + (dot + re.sub(r"[^0-9a-z]", "", codeset.lower()) if dot else "")
+
+
+def same_locale(desired: str, observed: str | None) -> bool:
+    """Whether a spec locale (``lcCollate``/``lcCtype``) names the server's ``datcollate``/``datctype``.
+
+    The C library treats the codeset part loosely (``en_US.UTF-8`` is ``en_US.utf8``); the language part is
+    compared as written."""
+    return observed is not None and (desired == observed or _locale_key(desired) == _locale_key(observed))
 
 
 def major_version(version: str) -> int:

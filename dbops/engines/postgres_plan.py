@@ -3,30 +3,47 @@
 Building every statement before the first one runs is what makes a bad spec value fail with `InvalidSpec` naming
 its field before any SQL reaches the server; the adapter then runs only the steps whose observed state differs.
 Each step carries the field path it reports when it runs (`spec.postgres.schemas[1]`, …).
+
+The same plan drives drift (behaviour.md 11, api.md 4.4 Database row): `database_drift` compares it with what the
+catalogs say and returns one `Difference` per api.md field, each carrying the statements that correct it
+(`DatabaseFix`), so detection and correction can never disagree with apply about what "in line with the spec" means.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from dbops.api.database import DatabaseSpec
+from dbops.engines.access import Difference
 from dbops.engines.base import ObservedDatabase
 from dbops.engines.ownership import OwnershipNames
-from dbops.engines.postgres_mapping import DesiredDefaultPrivilege, database_config, desired_default_privileges
+from dbops.engines.postgres_mapping import (
+    DesiredDefaultPrivilege,
+    char_value,
+    database_config,
+    desired_default_privileges,
+    same_encoding,
+    same_locale,
+)
 from dbops.engines.sql import postgres as sql
 from dbops.engines.sql.postgres_grants import PgDefaultPrivilege, grant_default_privileges
 from dbops.engines.sql.privileges import PG_DEFAULT_ACL_OBJTYPE, PgDefaultObjectType
 
 __all__ = [
     "OWNERSHIP_DEFAULT_PRIVILEGES",
+    "DatabaseFix",
     "DatabasePlan",
     "DefaultPrivilegeStep",
     "ExtensionStep",
     "OwnershipPlan",
     "OwnershipPrivilegeStep",
+    "OwnershipState",
     "SchemaStep",
     "ServerStep",
+    "database_drift",
+    "missing_ownership_privileges",
     "plan_database",
     "plan_ownership",
 ]
@@ -207,6 +224,11 @@ class OwnershipPrivilegeStep:
     acl_code: str
     privileges: frozenset[str]
     grant: str
+    object_type: PgDefaultObjectType = PgDefaultObjectType.TABLES
+
+    def describe(self) -> str:
+        """Short readable form for a drift diff: ``public.tables db_x_owner->db_x_app``."""
+        return f"{self.schema}.{self.object_type} {self.granted_by}->{self.grantee}"
 
 
 @dataclass(frozen=True)
@@ -255,6 +277,7 @@ def plan_ownership(
                             acl_code=PG_DEFAULT_ACL_OBJTYPE[object_type],
                             privileges=frozenset(privileges),
                             grant=grant_default_privileges(entry, grantee, field=PRIVILEGES_FIELD),
+                            object_type=object_type,
                         )
                     )
     return OwnershipPlan(
@@ -264,3 +287,219 @@ def plan_ownership(
         membership=sql.grant_membership(names.role, names.user),
         privileges=tuple(steps),
     )
+
+
+def missing_ownership_privileges(
+    plan: OwnershipPlan, held: Mapping[str, Iterable[Mapping[str, Any]]]
+) -> list[OwnershipPrivilegeStep]:
+    """The steps of ``plan.privileges`` that `pg_default_acl` lacks (one of their privileges is not granted).
+
+    ``held`` maps each grantee to its DEFAULT_PRIVILEGES rows in the database (``granted_by``, ``schema``,
+    ``object_type``, ``privilege_type``); a grantee without rows holds nothing."""
+    rows = {grantee: list(found) for grantee, found in held.items()}
+    missing = []
+    for step in plan.privileges:
+        have = {
+            str(r["privilege_type"])
+            for r in rows.get(step.grantee, ())
+            if r["granted_by"] == step.granted_by
+            and r["schema"] == step.schema
+            and char_value(r["object_type"]) == step.acl_code
+        }
+        if not step.privileges <= have:
+            missing.append(step)
+    return missing
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Drift (behaviour.md 11, api.md 4.4 Database row for postgres)
+
+#: Correction order: the auto-ownership roles before anything that names them, the ALTER DATABASE settings (owner
+#: included) before in-database work, connections allowed before and refused after it, schemas before the
+#: extensions and default privileges that may live in them.
+ORDER_ROLES = 0
+ORDER_MEMBERSHIP = 1
+ORDER_SERVER = 2
+ORDER_CONNECT = 3
+ORDER_SCHEMAS = 4
+ORDER_EXTENSIONS = 5
+ORDER_PRIVILEGES = 6
+ORDER_DISCONNECT = 7
+
+
+@dataclass(frozen=True)
+class DatabaseFix:
+    """How one database difference is corrected: ``statements`` run on ``database`` (None: the admin database)
+    after the admin has acquired the privileges of every role in ``acting_for`` (engines.md 1.6).
+
+    ``close`` names the database whose pooled sessions the operator closes: before the statements when moving the
+    tablespace (the move needs no sessions, ours included), after them when connections become refused (no
+    in-database work while they are). ``long`` selects the long statement limit (moving a database copies it)."""
+
+    order: int
+    statements: tuple[str, ...]
+    database: str | None = None
+    acting_for: tuple[str, ...] = ()
+    close_before: str | None = None
+    close_after: str | None = None
+    long: bool = False
+
+
+@dataclass(frozen=True)
+class OwnershipState:
+    """What the server holds of the auto-ownership model (behaviour.md 7.6).
+
+    ``held`` maps each of the two roles to its DEFAULT_PRIVILEGES rows inside the database; None when they could not
+    be read (the database refuses connections), in which case default privileges are not compared."""
+
+    role_exists: bool
+    user_exists: bool
+    member: bool
+    held: Mapping[str, Sequence[Mapping[str, Any]]] | None = field(default=None)
+
+
+def _listed(values: Iterable[str]) -> str:
+    items = list(values)
+    return ", ".join(items) if items else "none"
+
+
+def _flag(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def database_drift(
+    spec: DatabaseSpec,
+    observed: ObservedDatabase,
+    *,
+    owner: str | None,
+    admin: str,
+    ownership: OwnershipPlan | None = None,
+    state: OwnershipState | None = None,
+) -> list[Difference]:
+    """Every api.md 4.4 difference of a PostgreSQL database, sorted by field, each with its `DatabaseFix`.
+
+    * ``owner`` (destructive): only when an owner is declared (``spec.owner`` or the auto-ownership role, passed as
+      ``owner``); without one the database belongs to whoever created it, as apply leaves it.
+    * ``encoding``, ``lcCollate``, ``lcCtype`` (immutable, reported only): the locale fields only when the spec sets
+      them; ``template`` is never compared.
+    * ``connectionLimit``, ``isTemplate``, ``allowConnections``, ``tablespace`` (destructive: the move rewrites the
+      database and needs it idle).
+    * Inside the database, only when it accepts connections (``observed.allow_connections``; otherwise nobody can
+      look): ``schemas.missing``, ``extensions.missing`` (comma lists of names), ``extensions.<name>.version`` for
+      installed extensions with a listed version. Extra schemas and extensions are not drift, and schema owners
+      and the database's ``postgres.defaultPrivileges`` are not compared (api.md 4.4 lists neither).
+    * With auto-ownership (``ownership`` and ``state``): ``ownership.role``, ``ownership.user``,
+      ``ownership.membership`` and ``ownership.defaultPrivileges`` (the latter only when it could be read).
+    """
+    plan = plan_database(spec, owner=owner, admin=admin)
+    config = database_config(spec)
+    name = spec.name
+    current = observed.owner
+    acting = tuple(dict.fromkeys(r for r in (current, owner) if r is not None))
+    out: list[Difference] = []
+
+    if plan.owner is not None and plan.owner.differs(observed):
+        fix = DatabaseFix(ORDER_SERVER, (plan.owner.statement,), acting_for=acting)
+        out.append(Difference("owner", str(owner), str(current), destructive=True, fix=fix))
+    if not same_encoding(config.encoding, observed.encoding):
+        out.append(Difference("encoding", config.encoding, str(observed.encoding), immutable=True))
+    for drift_field, desired, actual in (
+        ("lcCollate", config.lc_collate, observed.collation),
+        ("lcCtype", config.lc_ctype, observed.ctype),
+    ):
+        if desired is not None and not same_locale(desired, actual):
+            out.append(Difference(drift_field, desired, str(actual), immutable=True))
+    for drift_field, step in (("connectionLimit", plan.connection_limit), ("isTemplate", plan.is_template)):
+        if step.differs(observed):
+            fix = DatabaseFix(ORDER_SERVER, (step.statement,), acting_for=acting)
+            actual_value = getattr(observed, step.attribute)
+            out.append(Difference(drift_field, _flag(step.value), _flag(actual_value), fix=fix))
+    if plan.tablespace.differs(observed):
+        fix = DatabaseFix(ORDER_SERVER, (plan.tablespace.statement,), acting_for=acting, close_before=name, long=True)
+        out.append(Difference("tablespace", config.tablespace, str(observed.tablespace), destructive=True, fix=fix))
+    allow = plan.allow_connections
+    if allow.differs(observed):
+        fix = (
+            DatabaseFix(ORDER_CONNECT, (allow.statement,), acting_for=acting)
+            if allow.value
+            else DatabaseFix(ORDER_DISCONNECT, (allow.statement,), acting_for=acting, close_after=name)
+        )
+        out.append(Difference("allowConnections", _flag(allow.value), _flag(observed.allow_connections), fix=fix))
+
+    connectable = observed.allow_connections is True
+    if connectable:
+        out += _in_database(plan, observed, name, acting)
+    if ownership is not None and state is not None:
+        out += _ownership_drift(ownership, state, name, acting if connectable else None)
+    return sorted(out, key=lambda d: d.field)
+
+
+def _in_database(
+    plan: DatabasePlan, observed: ObservedDatabase, name: str, acting: tuple[str, ...]
+) -> list[Difference]:
+    out: list[Difference] = []
+    missing_schemas = [s for s in plan.schemas if s.name not in observed.schemas]
+    if missing_schemas:
+        roles = tuple(dict.fromkeys([*acting, *(s.owner for s in missing_schemas)]))
+        fix = DatabaseFix(ORDER_SCHEMAS, tuple(s.create for s in missing_schemas), name, roles)
+        out.append(
+            Difference(
+                "schemas.missing",
+                _listed(s.name for s in missing_schemas),
+                _listed(sorted(observed.schemas)),
+                fix=fix,
+            )
+        )
+    missing_extensions = [e for e in plan.extensions if e.name not in observed.extensions]
+    if missing_extensions:
+        fix = DatabaseFix(ORDER_EXTENSIONS, tuple(e.create for e in missing_extensions), name, acting)
+        out.append(
+            Difference(
+                "extensions.missing",
+                _listed(e.name for e in missing_extensions),
+                _listed(sorted(observed.extensions)),
+                fix=fix,
+            )
+        )
+    for ext in plan.extensions:
+        installed = observed.extensions.get(ext.name)
+        if ext.update is not None and installed is not None and installed != ext.version:
+            fix = DatabaseFix(ORDER_EXTENSIONS, (ext.update,), name, acting)
+            out.append(Difference(f"extensions.{ext.name}.version", str(ext.version), installed, fix=fix))
+    return out
+
+
+def _ownership_drift(
+    plan: OwnershipPlan, state: OwnershipState, name: str, acting: tuple[str, ...] | None
+) -> list[Difference]:
+    """The auto-ownership items; ``acting`` is None when the database cannot be looked into."""
+    names = plan.names
+    out: list[Difference] = []
+    if not state.role_exists:
+        out.append(
+            Difference("ownership.role", names.role, "absent", fix=DatabaseFix(ORDER_ROLES, (plan.create_role,)))
+        )
+    if not state.user_exists:
+        out.append(
+            Difference("ownership.user", names.user, "absent", fix=DatabaseFix(ORDER_ROLES, (plan.create_user,)))
+        )
+    if not state.member:
+        # Reported (and granted) whatever the reason, ordered after the roles: one correction repairs a lost role.
+        fix = DatabaseFix(ORDER_MEMBERSHIP, (plan.membership,))
+        out.append(Difference("ownership.membership", f"{names.user} member of {names.role}", "not a member", fix=fix))
+    if acting is not None and state.held is not None and plan.privileges:
+        missing = missing_ownership_privileges(plan, state.held)
+        if missing:
+            creators = tuple(dict.fromkeys(s.granted_by for s in missing))
+            fix = DatabaseFix(
+                ORDER_PRIVILEGES, tuple(s.grant for s in missing), name, tuple(dict.fromkeys([*acting, *creators]))
+            )
+            out.append(
+                Difference(
+                    "ownership.defaultPrivileges",
+                    _listed(s.describe() for s in missing),
+                    "missing",
+                    fix=fix,
+                )
+            )
+    return out
