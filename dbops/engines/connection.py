@@ -56,6 +56,9 @@ class ConnectionSettings:
     connect_timeout: float = 10.0
     statement_timeout: str | None = None
     application_name: str = "db-provision-operator"
+    max_sessions: int = 4
+    """Pooled sessions to the admin database; the registry sets it to --max-operations-per-instance, so the pool
+    never caps the operation limit below what the flag promises."""
 
     def fingerprint(self) -> str:
         """A digest of everything that, when changed, must close the cached connections (password included)."""
@@ -73,6 +76,7 @@ class ConnectionSettings:
             str(self.connect_timeout),
             self.statement_timeout or "",
             self.application_name,
+            str(self.max_sessions),
         )
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
@@ -90,6 +94,7 @@ class ConnectionSettings:
             connect_timeout=self.connect_timeout,
             statement_timeout=self.statement_timeout,
             application_name=self.application_name,
+            max_sessions=self.max_sessions,
         )
 
 

@@ -139,7 +139,7 @@ class PostgresServer:
 
                 pool = await asyncpg.create_pool(
                     min_size=0,
-                    max_size=4 if database is None else 2,
+                    max_size=self.settings.max_sessions if database is None else 2,
                     max_inactive_connection_lifetime=IDLE_SECONDS,
                     connect=connect,
                     reset=_reset_on_release,

@@ -9,6 +9,7 @@ fingerprint, so a reconcile that resolves unchanged settings gets the cached han
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -83,6 +84,7 @@ class ServerRegistry:
         self, key: InstanceKey, settings: ConnectionSettings, observer: ConnectionObserver | None = None
     ) -> EngineAdapter:
         """The handle for `key` with these settings, replacing (and closing) one made from different settings."""
+        settings = dataclasses.replace(settings, max_sessions=self._max_operations)
         fingerprint = settings.fingerprint()
         async with self._lock:
             entry = self._entries.get(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from dbops.engines.clickhouse import ClickHouseAdapter
@@ -23,10 +25,11 @@ from dbops.engines.registry import InstanceKey, ServerRegistry, adapter_factory
 async def test_registry_builds_the_adapter(engine: str, cls: type) -> None:
     assert adapter_factory(engine) is cls
     settings = ConnectionSettings(engine=engine, host="h", port=1, username="u", password="p", database="d")
-    registry = ServerRegistry()
+    registry = ServerRegistry(max_operations_per_instance=7)
     adapter = await registry.adapter(InstanceKey("DatabaseInstance", "ns", "i"), settings)
     try:
-        assert isinstance(adapter, cls) and adapter.settings is settings
+        # the same settings, with the pool sized to the operation limit
+        assert isinstance(adapter, cls) and adapter.settings == dataclasses.replace(settings, max_sessions=7)
         assert adapter.engine == engine
     finally:
         await registry.close()
