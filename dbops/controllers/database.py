@@ -20,12 +20,11 @@ from typing import Any, cast
 
 from dbops.api.database import Database, DatabaseSpec
 from dbops.api.kinds import by_kind
-from dbops.controllers import annotations as ann
 from dbops.controllers import initsql
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
 from dbops.controllers.database_drift import DatabaseDrift, with_init_sql
-from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
+from dbops.controllers.deletion import Dependent, cleanup_failed, force_in_effect, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
 from dbops.controllers.ownership import ownership_status, spared_names
 from dbops.engines.base import (
@@ -454,7 +453,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         )
         if waiting is not None:
             return waiting
-        force = ann.is_true(obj.metadata.annotations, ann.FORCE_DELETE)
+        force = force_in_effect(self, raw)
         target = target_of(spec, obj.metadata.namespace)
         namespace = metric_namespace(obj.metadata.namespace)
         draft = self.draft(raw)

@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbops.api.kinds import by_kind
-from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for
-from dbops.controllers.deletion import run_gates
+from dbops.controllers.deletion import force_in_effect, run_gates
 from dbops.controllers.drift import DriftChecker, DriftOutcome
 from dbops.controllers.instances import (
     CLUSTER_INSTANCE,
@@ -492,7 +491,7 @@ class GrantReconciler(KindReconciler[Any]):
             return waiting
         name = obj.metadata.name or ""
         namespace = metric_namespace(obj.metadata.namespace)
-        force = ann.is_true(obj.metadata.annotations, ann.FORCE_DELETE)
+        force = force_in_effect(self, raw)
         draft = self.draft(raw)
         skipped: str | None = None
         grantee: Grantee | None = None

@@ -11,12 +11,16 @@ memberships and the role's own `grants[]` back; "extra" memberships and privileg
 operator declares for the role — its own spec and every grant resource whose `roleRef` names it
 (`declared_for_role`). Engines without drift support get no check (Synced reflects the apply only).
 
-Not yet in this build: tracking comments and the ownership pre-check before a drop (the drop reassigns what the role
-owns to the admin, as for users).
+Deletion with policy Delete runs the ownership pre-check of users (behaviour.md 8.7 step 3) for the role name: owned
+objects block with `OwnershipBlocks` unless force-delete or cascade authority is in effect, in which case the drop
+reassigns and drops what the role owns per database before dropping it.
+
+Not yet in this build: tracking comments.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,11 +31,11 @@ from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
-from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
+from dbops.controllers.deletion import Dependent, cleanup_failed, force_in_effect, listing, run_gates
 from dbops.controllers.drift import DriftChecker, DriftOutcome, EffectivePolicy, effective_policy
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
 from dbops.engines.access import DeclaredAccess, Difference, RoleGrantAdapter, drift_support
-from dbops.engines.base import EngineAdapter, EngineError
+from dbops.engines.base import EngineAdapter, EngineError, OwnedObject
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.registry import InstanceKey
@@ -40,6 +44,8 @@ from dbops.runtime import Result, TransientError, remove_finalizer
 
 GRANT_KINDS = ("DatabaseGrant", "ClusterDatabaseGrant")
 DELETE_RETRY_SECONDS = 30.0
+OWNERSHIP_RECHECK_SECONDS = 30.0
+DROP_RETRY_PAUSE_SECONDS = 1.0
 
 
 class UnsupportedEngine(Exception):
@@ -303,7 +309,7 @@ class RoleReconciler(KindReconciler[Any]):
         if waiting is not None:
             return waiting
         spec, name = obj.spec, obj.metadata.name or ""
-        force = ann.is_true(annotations, ann.FORCE_DELETE)
+        force = force_in_effect(self, raw)
         policy = annotations.get(ann.DELETION_POLICY, "Delete")
         namespace = metric_namespace(obj.metadata.namespace)
         if policy != "Delete":
@@ -318,9 +324,14 @@ class RoleReconciler(KindReconciler[Any]):
             try:
                 if instance is None:
                     raise EngineError(waiting_message)
-                adapter = role_adapter(await adapter_for(self.ctx, instance), instance.engine)
+                engine_adapter = await adapter_for(self.ctx, instance)
+                adapter = role_adapter(engine_adapter, instance.engine)
                 async with self.ctx.servers.operation(instance.target.key):
-                    await adapter.drop_managed_role(spec)
+                    if not force:
+                        owned = await engine_adapter.owned_objects(spec.role_name)
+                        if owned:
+                            return await self._ownership_blocks(raw, rid, spec.role_name, owned)
+                    await drop_with_retry(adapter, spec)
             except (EngineError, ConnectionFailure, InstanceProblem, UnsupportedEngine, InvalidSpec) as error:
                 self._operation("delete", instance.engine if instance else "unknown", namespace, False)
                 retry = await cleanup_failed(
@@ -335,11 +346,48 @@ class RoleReconciler(KindReconciler[Any]):
         await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
         return None
 
+    async def _ownership_blocks(self, raw: Obj, rid: str, role: str, owned: Sequence[OwnedObject]) -> Result:
+        """behaviour.md 9 / 8.7 step 3: the role still owns objects and force-delete is not in effect. Phase Failed,
+        Ready=False OwnershipBlocks, one DeletionBlocked per new finding; re-checked every 30 s. (The role status
+        has no `ownershipBlock` field, api.md 6.5; the condition message carries the list.)"""
+        draft = self.draft(raw)
+        message = ownership_message(role, owned)
+        if (draft.previous_condition("Ready") or {}).get("message") != message:
+            databases = ", ".join(sorted({o.database for o in owned}))
+            self.warning(
+                raw,
+                "DeletionBlocked",
+                f"Deletion of {self.info.kind} {raw['metadata'].get('name', '')} is blocked: {message}; reassign or "
+                f"drop them in {databases}, or annotate {ann.FORCE_DELETE}=true",
+                rid,
+            )
+        draft.set(phase="Failed", message=message)
+        draft.condition("Ready", False, "OwnershipBlocks", message)
+        await self.write_status(raw, draft, rid)
+        return Result(requeue_after=OWNERSHIP_RECHECK_SECONDS)
+
     def forget(self, namespace: str | None, name: str) -> None:
         metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
         metrics.info.forget(metrics.role_info, (label_namespace, name))
         metrics.resources.forget(self.info.kind, label_namespace, name)
         self.drift.forget(label_namespace, name)
+
+
+async def drop_with_retry(adapter: RoleGrantAdapter, spec: Any) -> None:
+    """Drop the role, once more after a short pause if the first attempt fails. Under a cascade the role's databases
+    are dropped concurrently, and a database vanishing between listing the role's databases and cleaning up in it
+    fails the first attempt; with force-delete in effect that failure would otherwise leave the role behind."""
+    try:
+        await adapter.drop_managed_role(spec)
+    except EngineError:
+        await asyncio.sleep(DROP_RETRY_PAUSE_SECONDS)
+        await adapter.drop_managed_role(spec)
+
+
+def ownership_message(role: str, owned: Sequence[OwnedObject]) -> str:
+    """`<role> owns <n> objects: <db.schema.name, …>` (sorted, cut to 10), as for users."""
+    names = [f"{o.database}.{o.schema}.{o.name}" if o.schema else f"{o.database}.{o.name}" for o in owned]
+    return f"{role} owns {len(owned)} objects: {listing(names)}"
 
 
 def _now() -> str:
