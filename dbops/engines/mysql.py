@@ -12,10 +12,15 @@ them:
 * Roles, memberships and grants (`MySQLAccessMixin`, `dbops.engines.mysql_access`): `observe_role`, `create_role`,
   `drop_role`, `grantee_accounts`, `grant_roles`, `revoke_roles`, `apply_grants`, `revoke_grants`,
   `observe_privileges`, `grant_drift`, and for drift correction `grant_privileges` / `revoke_privileges`. Drift diffs
-  in api.md 4.4 terms come from `dbops.engines.mysql_spec` (`database_drift`, `account_drift`, `privilege_drift`).
+  in api.md 4.4 terms come from `dbops.engines.mysql_spec` (`database_drift`, `account_drift`, `privilege_drift`)
+  and, with their corrections, from `dbops.engines.mysql_drift`.
 
 * `verify_database(name, config=...)` / `run_in_database(...)`: sessions on one database with its `sqlMode` and
-  `defaultStorageEngine` (verification, initSQL).
+  `defaultStorageEngine` (verification).
+* `run_init_sql(spec, statements, ...)`: initSQL (`dbops.engines.initsql.InitSQLRunner`, behaviour.md 12) on such a
+  session; implementing it is what makes `spec.initSQL` supported on MySQL/MariaDB.
+* Drift: importing this module registers the drift halves of `dbops.engines.mysql_drift` for `mysql` and `mariadb`
+  (Database charset/collation, roles and grants); `mysql_drift.user_drift_support` gives the account half.
 * `terminate_sessions(database)`: KILL CONNECTION for every other session on a database (engines.md 4.6).
 * `rotate_password(username, password, retain_current=...)`, `discard_old_password(username)`: dual-password
   rotation on MySQL 8.0.14+ (behaviour.md 8.6); `disable_account(username)`: ACCOUNT LOCK on every host entry;
@@ -32,7 +37,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dbops.api.database import DatabaseMySQLConfig, DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
@@ -40,8 +45,17 @@ from dbops.engines.access import AccessOutcome, GrantSpec, RoleGrantAdapter, Rol
 from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase, OwnedObject
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, ServerInfo
 from dbops.engines.errors import InvalidSpec
+from dbops.engines.initsql import MYSQL as MYSQL_SPLIT
+from dbops.engines.initsql import InitSQLRun, InitSQLRunner, literal_contents
 from dbops.engines.mysql_access import EntryOutcome, MySQLAccessMixin
-from dbops.engines.mysql_server import MySQLServer, MySQLServerError, SessionOptions, quit_connection
+from dbops.engines.mysql_drift import register as _register_drift
+from dbops.engines.mysql_server import (
+    SESSION_LOST,
+    MySQLServer,
+    MySQLServerError,
+    SessionOptions,
+    quit_connection,
+)
 from dbops.engines.mysql_spec import (
     account_options,
     database_config,
@@ -57,6 +71,8 @@ from dbops.engines.postgres import ConnectionObserver
 from dbops.engines.sql import mysql as sql
 from dbops.engines.sql import mysql_catalog as catalog
 from dbops.engines.sql.mysql import PLUGINS, Account, Flavour, MySQLDialect, parse_version
+from dbops.engines.sql.quoting import NameKind, mysql_ident
+from dbops.engines.sql.redact import redact
 
 __all__ = ["LONG_SECONDS", "MySQLAdapter", "TrackingConfig"]
 
@@ -164,18 +180,10 @@ class MySQLAdapter(MySQLAccessMixin):
     async def run_in_database(
         self, name: str, statements: Sequence[str], *, config: DatabaseMySQLConfig | None = None
     ) -> int:
-        """Run statements one at a time on a dedicated session whose default database is `name` (initSQL: raw SQL,
-        executed as written, never several per call). Returns how many succeeded before the first failure, which
-        raises `EngineError` with the statement's index and the redacted server message."""
-        setup: list[str] = []
-        if config is not None:
-            if config.sql_mode is not None:
-                setup.append(sql.set_session_sql_mode(config.sql_mode))
-            setup.append(sql.set_session_storage_engine(config.default_storage_engine))
-        try:
-            connection = await self.server.dial(name, setup=setup)
-        except ConnectionFailure as failure:
-            raise EngineError(f"cannot open a session on database {name!r}: {failure}") from None
+        """Run statements one at a time on a dedicated session whose default database is `name`. Returns how many
+        succeeded before the first failure, which raises `EngineError` with the statement's index and the redacted
+        server message."""
+        connection = await self._database_session(name, config)
         done = 0
         try:
             for statement in statements:
@@ -187,6 +195,48 @@ class MySQLAdapter(MySQLAccessMixin):
         finally:
             await quit_connection(connection)
         return done
+
+    async def _database_session(self, name: str, config: DatabaseMySQLConfig | None) -> Any:
+        """A dedicated session (never a pooled one: the statements may change session state) whose default database
+        is `name`, with the Database's `sqlMode` and `defaultStorageEngine` as session values (engines.md 1.3)."""
+        setup: list[str] = []
+        if config is not None:
+            if config.sql_mode is not None:
+                setup.append(sql.set_session_sql_mode(config.sql_mode))
+            setup.append(sql.set_session_storage_engine(config.default_storage_engine))
+        try:
+            return await self.server.dial(name, setup=setup)
+        except ConnectionFailure as failure:
+            raise EngineError(f"cannot open a session on database {name!r}: {failure}") from None
+
+    async def run_init_sql(
+        self, spec: DatabaseSpec, statements: Sequence[str], *, role: str | None, sensitive: bool
+    ) -> InitSQLRun:
+        """behaviour.md 12 on MySQL/MariaDB: a session of its own whose default database is the target, with the
+        Database's `sqlMode` and `defaultStorageEngine`, as the admin account (`role` does not apply: databases
+        have no owners here, and `spec.owner` is reported unsupported). Statements run one at a time in autocommit
+        mode, each as written in one call (multi-statements are off, so `a; b` is refused by the server rather than
+        counted as one), with the usual statement time limit.
+
+        A server error or a time-out of statement k ends the run with `executed = k - 1`; with a Secret source
+        (`sensitive`) the literals of that statement are cut out of its message too. A lost session or a session
+        that cannot be opened raises (transient). The statements are never logged.
+        """
+        mysql_ident(spec.name, "spec.name", kind=NameKind.DATABASE)
+        connection = await self._database_session(spec.name, database_config(spec))
+        try:
+            for index, statement in enumerate(statements, start=1):
+                secrets = literal_contents(statement, MYSQL_SPLIT) if sensitive else []
+                try:
+                    await self.server.run(connection, [statement], secrets=secrets)
+                except MySQLServerError as error:
+                    message = redact(str(error), secrets)
+                    if error.code in SESSION_LOST:
+                        raise EngineError(f"initSQL statement {index}: {message}") from None
+                    return InitSQLRun(executed=index - 1, failed_at=index, error=message)
+            return InitSQLRun(executed=len(statements))
+        finally:
+            await quit_connection(connection)
 
     async def apply_database(self, spec: DatabaseSpec, observed: ObservedDatabase, *, owner: str | None) -> list[str]:
         """Character set and collation (behaviour.md 7.5); checks that `defaultStorageEngine` exists."""
@@ -565,3 +615,9 @@ if TYPE_CHECKING:
 
     def _grants_conform(settings: ConnectionSettings) -> RoleGrantAdapter:
         return MySQLAdapter(settings)
+
+    def _init_sql_conforms(settings: ConnectionSettings) -> InitSQLRunner:
+        return MySQLAdapter(settings)
+
+
+_register_drift()

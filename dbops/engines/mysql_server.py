@@ -54,8 +54,8 @@ POOL_SIZE = 4
 CLIENT_MULTI_STATEMENTS = 1 << 16
 """The handshake capability flag that lets one COM_QUERY carry several statements (MySQL protocol constant)."""
 
-# Client-library error codes (CR_*) that mean the session is gone rather than that the statement failed.
-_SESSION_LOST = frozenset({2006, 2013, 2055})
+#: Client-library error codes (CR_*) that mean the session is gone rather than that the statement failed.
+SESSION_LOST = frozenset({2006, 2013, 2055})
 _AUTH_CODES = frozenset({1044, 1045, 1251, 1698, 2059, 4151})
 _TLS_REQUIRED = frozenset({TLSMode.REQUIRE, TLSMode.VERIFY_CA, TLSMode.VERIFY_FULL})
 
@@ -328,7 +328,7 @@ class MySQLServer:
         except MySQLServerError as error:
             # A statement the server refused leaves a healthy session; a lost session or a client-side timeout
             # (code 0: the statement may still be running) does not.
-            discard = error.code == 0 or error.code in _SESSION_LOST
+            discard = error.code == 0 or error.code in SESSION_LOST
             raise
         finally:
             pool.release(connection, discard=discard)
@@ -460,6 +460,7 @@ def _with_password(settings: ConnectionSettings, password: str) -> ConnectionSet
 
 __all__ = [
     "IDLE_SECONDS",
+    "SESSION_LOST",
     "STATEMENT_SECONDS",
     "MySQLServer",
     "MySQLServerError",

@@ -17,14 +17,20 @@ import aiomysql
 import pytest
 
 from dbops.api.database import DatabaseMySQLConfig, DatabaseSpec
+from dbops.api.grant import DatabaseGrantSpec
+from dbops.api.role import DatabaseRoleSpec
 from dbops.api.user import DatabaseUserSpec, PasswordRotationConfig, UserMySQLConfig
+from dbops.engines.access import DeclaredAccess, drift_support
+from dbops.engines.base import EngineError, database_drift_support
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, TLSMode
 from dbops.engines.errors import InvalidSpec
+from dbops.engines.initsql import InitSQLRun, InitSQLRunner
 from dbops.engines.mysql import MySQLAdapter, TrackingConfig
+from dbops.engines.mysql_drift import MySQLAccessDrift, MySQLDatabaseDrift, user_drift_support
 from dbops.engines.mysql_server import MySQLServer, MySQLServerError
 from dbops.engines.mysql_spec import account_drift, privilege_drift
 from dbops.engines.sql.mysql import STRIP_NO_BACKSLASH_ESCAPES, Account
-from dbops.engines.sql.mysql_grants import GRANT_OPTION, MySQLGrantEntry, Privilege
+from dbops.engines.sql.mysql_grants import GRANT_OPTION, MySQLGrantEntry, Privilege, escape_db_pattern
 from dbops.engines.sql.privileges import MySQLLevel
 from tests.support.env import DevEnv
 
@@ -819,3 +825,246 @@ async def test_account_and_grant_drift_detected_and_corrected(
     observed = await adapter.observe_account(user)
     assert observed is not None and account_drift(spec, observed, dialect) == []
     assert await adapter.grant_drift(user, entries) == []
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The drift halves the controllers call (dbops.engines.mysql_drift), against the server
+
+
+def grant_spec(grantee: str, *, roles: list[str] | None = None, **entry: Any) -> DatabaseGrantSpec:
+    mysql: dict[str, Any] = {"grants": [entry]} if entry else {}
+    if roles is not None:
+        mysql["roles"] = roles
+    return DatabaseGrantSpec.model_validate({"userRef": {"name": grantee}, "mysql": mysql})
+
+
+async def test_database_drift_half_reads_schemata_and_corrects_with_alter_database(
+    adapter: MySQLAdapter, root: MySQLServer, cleanup: Cleanup
+) -> None:
+    name = unique()
+    cleanup(f"DROP DATABASE IF EXISTS `{name}`")
+    spec = database_spec(name, charset="utf8mb4", collation="utf8mb4_bin")
+    support = database_drift_support(adapter)
+    assert isinstance(support, MySQLDatabaseDrift)
+    assert await support.database_drift(spec, owner=None, names=None) == [], "no database: not drift"
+    await adapter.create_database(spec, owner=None, comment=None)
+    assert await support.database_drift(spec, owner=None, names=None) == []
+
+    await root.execute(f"ALTER DATABASE `{name}` COLLATE utf8mb4_general_ci")
+    [diff] = await support.database_drift(spec, owner=None, names=None)
+    assert (diff.field, diff.expected, diff.actual, diff.destructive) == (
+        "collation",
+        "utf8mb4_bin",
+        "utf8mb4_general_ci",
+        False,
+    )
+    assert await support.correct_database_drift([diff]) == {}
+    assert await support.database_drift(spec, owner=None, names=None) == []
+    observed = await adapter.observe_database(name)
+    assert observed is not None and observed.collation == "utf8mb4_bin"
+
+    await root.execute(f"ALTER DATABASE `{name}` CHARACTER SET latin1")
+    diffs = await support.database_drift(spec, owner=None, names=None)
+    assert [d.field for d in diffs] == ["charset", "collation"]
+    assert await support.correct_database_drift(diffs) == {}
+    assert await support.database_drift(spec, owner=None, names=None) == []
+
+
+async def test_access_drift_half_privileges_and_memberships_detected_and_corrected(
+    adapter: MySQLAdapter, root: MySQLServer, grant_setup: tuple[str, str, str], cleanup: Cleanup
+) -> None:
+    db_a, db_b, user = grant_setup
+    reader, stray = unique("r"), unique("r")
+    for role in (reader, stray):
+        cleanup(f"DROP ROLE IF EXISTS `{role}`")
+        await adapter.create_role(role)
+    support = drift_support(adapter)
+    assert isinstance(support, MySQLAccessDrift)
+    spec = grant_spec(
+        user,
+        roles=[reader],
+        level="table",
+        database=db_a,
+        table="t1",
+        privileges=["SELECT", "UPDATE"],
+        withGrantOption=True,
+    )
+    assert (await adapter.apply_access(user, spec)).ok
+    assert await support.access_drift(user, spec, DeclaredAccess()) == []
+
+    # Behind the operator's back: a revoked privilege, an added one, a lost and an extra membership.
+    await root.execute(f"REVOKE UPDATE ON `{db_a}`.t1 FROM '{user}'@'127.0.0.1'")
+    await root.execute(f"GRANT DELETE ON `{db_a}`.t1 TO '{user}'@'127.0.0.1'")
+    await root.execute(f"GRANT SELECT ON `{db_b}`.* TO '{user}'@'127.0.0.1'")  # a target this grant does not cover
+    await adapter.server.execute(f"REVOKE `{reader}` FROM '{user}'@'127.0.0.1'")  # roles: as their admin
+    await adapter.server.execute(f"GRANT `{stray}` TO '{user}'@'127.0.0.1'")
+    diffs = await support.access_drift(user, spec, DeclaredAccess())
+    assert [(d.field, d.expected, d.actual, d.destructive) for d in diffs] == [
+        (f"grants.{db_a}.t1.extra", "GRANT OPTION, SELECT, UPDATE", "DELETE", True),
+        (f"grants.{db_a}.t1.missing", "UPDATE", "DELETE, GRANT OPTION, SELECT", False),
+        ("roles.extra", reader, stray, True),
+        ("roles.missing", reader, stray, False),
+    ]
+    # Another resource declaring the membership and the privilege makes them not extra.
+    declared = DeclaredAccess(memberships=frozenset({stray}))
+    assert [d.field for d in await support.access_drift(user, spec, declared)] == [
+        f"grants.{db_a}.t1.extra",
+        f"grants.{db_a}.t1.missing",
+        "roles.missing",
+    ]
+
+    assert await support.correct_drift(diffs) == {}
+    assert await support.access_drift(user, spec, DeclaredAccess()) == []
+    [held] = (await adapter.observe_privileges(user)).values()
+    assert Privilege("table", db_a, "t1", "", "UPDATE") in held
+    assert Privilege("table", db_a, "t1", "", "DELETE") not in held
+    assert Privilege("database", db_b, "", "", "SELECT") in held, "targets outside the grant are left alone"
+    observed = await adapter.observe_account(user)
+    assert observed is not None and observed.member_of == {reader}
+    assert observed.settings["defaultRoles"] == reader, "the restored membership is active at login again"
+
+
+async def test_role_drift_half_native_and_stand_in_roles(
+    adapter: MySQLAdapter, root: MySQLServer, grant_setup: tuple[str, str, str], cleanup: Cleanup
+) -> None:
+    db_a, _, _ = grant_setup
+    support = drift_support(adapter)
+    assert isinstance(support, MySQLAccessDrift)
+    native, stand_in = unique("r"), unique("s")
+    cleanup(f"DROP ROLE IF EXISTS `{native}`")
+    cleanup(f"DROP USER IF EXISTS '{stand_in}'@'%'")
+    for name, use_native, grantee in ((native, True, f"`{native}`"), (stand_in, False, f"'{stand_in}'@'%'")):
+        spec = DatabaseRoleSpec.model_validate(
+            {
+                "instanceRef": {"name": "i"},
+                "roleName": name,
+                "mysql": {
+                    "useNativeRoles": use_native,
+                    "grants": [{"level": "database", "database": db_a, "privileges": ["SELECT", "INSERT"]}],
+                },
+            }
+        )
+        assert await support.role_drift(spec, DeclaredAccess()) == [], "no role yet: not drift"
+        await adapter.create_managed_role(spec)
+        assert await support.role_drift(spec, DeclaredAccess()) == []
+        pattern = escape_db_pattern(db_a)  # database-level grants name LIKE patterns (the apply escapes them too)
+        await root.execute(f"REVOKE INSERT ON `{pattern}`.* FROM {grantee}")
+        await root.execute(f"GRANT DROP ON `{pattern}`.* TO {grantee}")
+        diffs = await support.role_drift(spec, DeclaredAccess())
+        assert [(d.field, d.actual, d.destructive) for d in diffs] == [
+            (f"grants.{db_a}.*.extra", "DROP", True),
+            (f"grants.{db_a}.*.missing", "DROP, SELECT", False),
+        ], name
+        # Detect-only corrections of the non-destructive half leave the extra in place.
+        assert await support.correct_drift([d for d in diffs if not d.destructive]) == {}
+        assert [d.field for d in await support.role_drift(spec, DeclaredAccess())] == [f"grants.{db_a}.*.extra"]
+        assert await support.correct_drift(await support.role_drift(spec, DeclaredAccess())) == {}
+        assert await support.role_drift(spec, DeclaredAccess()) == []
+
+
+async def test_user_drift_half_hosts_limits_lock_ssl_and_roles(
+    adapter: MySQLAdapter, root: MySQLServer, admin: ConnectionSettings, cleanup: Cleanup
+) -> None:
+    name, reader = unique("u"), unique("r")
+    for host in ("127.0.0.1", "10.9.%", "localhost"):
+        cleanup(f"DROP USER IF EXISTS '{name}'@'{host}'")
+    cleanup(f"DROP ROLE IF EXISTS `{reader}`")
+    await adapter.create_role(reader)
+    spec = DatabaseUserSpec.model_validate(
+        {
+            "instanceRef": {"name": "i"},
+            "username": name,
+            "roles": [reader],
+            "mysql": {"allowedHosts": ["127.0.0.1", "localhost"], "maxUserConnections": 3},
+        }
+    )
+    support = user_drift_support(adapter)
+    assert support is not None
+    assert await support.user_drift(spec) == []
+    await adapter.create_account(spec, password="pw-1", comment=None)
+    assert await support.user_drift(spec) == []
+
+    await root.execute(f"DROP USER '{name}'@'localhost'")
+    await root.execute(f"CREATE USER '{name}'@'10.9.%' IDENTIFIED BY 'x'")
+    await root.execute(f"ALTER USER '{name}'@'127.0.0.1' REQUIRE SSL WITH MAX_USER_CONNECTIONS 7 ACCOUNT LOCK")
+    await adapter.server.execute(f"REVOKE `{reader}` FROM '{name}'@'127.0.0.1'")
+    diffs = {d.field: d for d in await support.user_drift(spec)}
+    assert set(diffs) == {
+        "allowedHosts.missing",
+        "allowedHosts.extra",
+        "accountLocked",
+        "maxUserConnections",
+        "requireSSL",
+        "roles.missing",
+    }
+    assert diffs["allowedHosts.extra"].destructive and diffs["allowedHosts.extra"].actual == "10.9.%"
+    # The new host entry copies the stored mysql_native_password hash: no password needed.
+    assert await support.correct_user_drift([d for d in diffs.values() if not d.destructive]) == {}
+    assert [d.field for d in await support.user_drift(spec)] == ["allowedHosts.extra"]
+    assert await support.correct_user_drift(await support.user_drift(spec)) == {}
+    assert await support.user_drift(spec) == []
+    server, connection = await login(admin, name, "pw-1")
+    try:
+        assert await query(connection, "SELECT CURRENT_ROLE()") == [(reader,)], "unlocked, no SSL, role active"
+    finally:
+        connection.close()
+        await server.close()
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# initSQL (dbops.engines.initsql.InitSQLRunner)
+
+
+async def test_init_sql_runs_in_the_database_with_its_settings_and_counts_exactly(
+    adapter: MySQLAdapter, cleanup: Cleanup
+) -> None:
+    name = unique()
+    cleanup(f"DROP DATABASE IF EXISTS `{name}`")
+    spec = database_spec(name, sql_mode="ANSI_QUOTES", default_storage_engine="Aria")
+    await adapter.create_database(spec, owner=None, comment=None)
+    assert isinstance(adapter, InitSQLRunner)
+    statements = [
+        'CREATE TABLE IF NOT EXISTS "t" (x INT)',
+        "INSERT INTO t VALUES (1)",
+        "SELECT COUNT(*) FROM t",
+    ]
+    assert await adapter.run_init_sql(spec, statements, role=None, sensitive=False) == InitSQLRun(executed=3)
+    [row] = await adapter.server.fetch(
+        "SELECT ENGINE AS e FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 't'", (name,)
+    )
+    assert row["e"] == "Aria"
+
+    run = await adapter.run_init_sql(
+        spec,
+        ["INSERT INTO t VALUES (2)", "INSERT INTO missing VALUES (1)", "INSERT INTO t VALUES (3)"],
+        role=None,
+        sensitive=False,
+    )
+    assert (run.executed, run.failed_at) == (1, 2)
+    assert run.error is not None and run.error.startswith("1146:") and "missing" in run.error
+    [count] = await adapter.server.fetch(f"SELECT COUNT(*) AS n FROM `{name}`.t")
+    assert count["n"] == 2, "nothing after the failing statement ran"
+
+    # Two statements in one piece are refused by the server (multi-statements off), not counted as one.
+    run = await adapter.run_init_sql(spec, ["SELECT 1; SELECT 2"], role=None, sensitive=False)
+    assert (run.executed, run.failed_at) == (0, 1)
+
+
+async def test_init_sql_from_a_secret_redacts_the_failing_statements_literals(
+    adapter: MySQLAdapter, cleanup: Cleanup
+) -> None:
+    name = unique()
+    cleanup(f"DROP DATABASE IF EXISTS `{name}`")
+    spec = database_spec(name)
+    await adapter.create_database(spec, owner=None, comment=None)
+    statement = "SELECT * FROM no_such_table_s3cr3t-token WHERE x = 's3cr3t-token'"
+    plain = await adapter.run_init_sql(spec, [statement], role=None, sensitive=False)
+    assert plain.error is not None and "s3cr3t-token" in plain.error
+    run = await adapter.run_init_sql(spec, [statement], role=None, sensitive=True)
+    assert run.failed_at == 1 and run.error is not None
+    assert "s3cr3t-token" not in run.error
+
+
+async def test_init_sql_on_a_missing_database_is_a_transient_error(adapter: MySQLAdapter) -> None:
+    with pytest.raises(EngineError, match="cannot open a session"):
+        await adapter.run_init_sql(database_spec(unique()), ["SELECT 1"], role=None, sensitive=False)

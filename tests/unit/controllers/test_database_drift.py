@@ -17,6 +17,7 @@ from dbops.engines.clickhouse import ClickHouseAdapter
 from dbops.engines.cockroach import CockroachAdapter
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.mysql import MySQLAdapter
+from dbops.engines.mysql_drift import MySQLDatabaseDrift
 from dbops.engines.postgres_adapter import PostgresAdapter, PostgresDatabaseDrift
 from tests.unit.controllers.test_drift import NOW, FakeReconciler, Server, run
 
@@ -25,12 +26,13 @@ def settings(engine: str) -> ConnectionSettings:
     return ConnectionSettings(engine=engine, host="127.0.0.1", port=1, username="admin", password="pw", database="d")
 
 
-def test_only_postgres_has_a_database_drift_half() -> None:
+def test_database_drift_halves_per_engine() -> None:
     support = database_drift_support(PostgresAdapter(settings("postgres")))
     assert isinstance(support, PostgresDatabaseDrift)
     # CockroachDB subclasses the PostgreSQL adapter but reads databases differently: it must not inherit the half.
     assert database_drift_support(CockroachAdapter(settings("cockroachdb"))) is None
-    assert database_drift_support(MySQLAdapter(settings("mysql"))) is None
+    assert isinstance(database_drift_support(MySQLAdapter(settings("mysql"))), MySQLDatabaseDrift)
+    assert isinstance(database_drift_support(MySQLAdapter(settings("mariadb"))), MySQLDatabaseDrift)
     assert database_drift_support(ClickHouseAdapter(settings("clickhouse"))) is None
 
 
