@@ -46,9 +46,9 @@ from dbops.controllers.role import (
     GRANT_KINDS,
     SlotSubject,
     UnsupportedEngine,
+    combine,
     declared_for_role,
     drift_policy,
-    grant_declares,
     role_adapter,
 )
 from dbops.controllers.rotation import grantee_name
@@ -263,12 +263,7 @@ class GrantReconciler(KindReconciler[Any]):
         memberships.update(getattr(config, "in_roles", None) or ())
         if getattr(config, "default_role", None):
             memberships.add(config.default_role)  # type: ignore[union-attr]
-        entries = []
-        for raw in naming:
-            roles, granted = grant_declares(raw)
-            memberships.update(roles)
-            entries.extend(granted)
-        return DeclaredAccess(frozenset(memberships), tuple(entries))
+        return combine(DeclaredAccess(frozenset(memberships)), naming)
 
     # Helpers ----------------------------------------------------------------------------------------------------
 

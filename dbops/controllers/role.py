@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dbops.api.grants import PostgresGrant
 from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
@@ -59,28 +58,42 @@ def role_adapter(adapter: EngineAdapter, engine: str) -> RoleGrantAdapter:
     return adapter
 
 
-def grant_declares(raw: Obj) -> tuple[list[str], list[PostgresGrant]]:
-    """The PostgreSQL memberships and grant entries a grant object (either kind) declares; nothing when invalid."""
+def grant_declares(raw: Obj) -> DeclaredAccess:
+    """The memberships and grant entries (PostgreSQL and MySQL family) a grant object of either kind declares;
+    nothing when invalid."""
     try:
         model = by_kind(str(raw.get("kind") or "DatabaseGrant")).model.model_validate(raw)
     except ValueError:
-        return [], []
-    config = getattr(model.spec, "postgres", None)
-    if config is None:
-        return [], []
-    return list(config.roles or ()), list(config.grants or ())
+        return DeclaredAccess()
+    postgres, mysql = getattr(model.spec, "postgres", None), getattr(model.spec, "mysql", None)
+    roles = [*(getattr(postgres, "roles", None) or ()), *(getattr(mysql, "roles", None) or ())]
+    return DeclaredAccess(
+        frozenset(roles),
+        tuple(getattr(postgres, "grants", None) or ()),
+        tuple(getattr(mysql, "grants", None) or ()),
+    )
+
+
+def combine(own: DeclaredAccess, grants: Iterable[Obj]) -> DeclaredAccess:
+    """`own` plus what every grant object in `grants` declares (behaviour.md 11.3: extras are relative to all)."""
+    memberships, postgres, mysql = set(own.memberships), list(own.postgres_grants), list(own.mysql_grants)
+    for raw in grants:
+        declared = grant_declares(raw)
+        memberships.update(declared.memberships)
+        postgres.extend(declared.postgres_grants)
+        mysql.extend(declared.mysql_grants)
+    return DeclaredAccess(frozenset(memberships), tuple(postgres), tuple(mysql))
 
 
 def declared_for_role(spec: Any, grants: Iterable[Obj]) -> DeclaredAccess:
     """Everything declared for a role: its `inRoles` and `grants[]`, and what each grant naming it adds."""
     config = getattr(spec, "postgres", None)
-    memberships = set(getattr(config, "in_roles", None) or ())
-    entries = list(getattr(config, "grants", None) or ())
-    for raw in grants:
-        roles, granted = grant_declares(raw)
-        memberships.update(roles)
-        entries.extend(granted)
-    return DeclaredAccess(frozenset(memberships), tuple(entries))
+    own = DeclaredAccess(
+        frozenset(getattr(config, "in_roles", None) or ()),
+        tuple(getattr(config, "grants", None) or ()),
+        tuple(getattr(getattr(spec, "mysql", None), "grants", None) or ()),
+    )
+    return combine(own, grants)
 
 
 def drift_policy(ctx: OperatorContext, spec: Any, instance: ResolvedInstance) -> EffectivePolicy:

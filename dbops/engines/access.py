@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from dbops.api.grant import ClusterDatabaseGrantSpec, DatabaseGrantSpec
-from dbops.api.grants import PostgresGrant
+from dbops.api.grants import MySQLGrant, PostgresGrant
 from dbops.api.role import ClusterDatabaseRoleSpec, DatabaseRoleSpec
 from dbops.engines.base import ObservedAccount
 
@@ -135,6 +135,8 @@ class DeclaredAccess:
 
     memberships: frozenset[str] = frozenset()
     postgres_grants: tuple[PostgresGrant, ...] = ()
+    mysql_grants: tuple[MySQLGrant, ...] = ()
+    """Every MySQL/MariaDB grant entry declared for the grantee (a role's own `mysql.grants`, every grant's)."""
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ from dbops.api.role import DatabaseRoleSpec
 from dbops.controllers.base import StatusDraft
 from dbops.controllers.grant import applied_digest, grantee_index_value, recorded_digest
 from dbops.controllers.role import declared_for_role, grant_declares
+from dbops.engines.access import DeclaredAccess
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.postgres_access import plan_entries
 
@@ -102,4 +103,32 @@ def test_declared_for_role_unions_the_role_and_every_grant_naming_it() -> None:
     declared = declared_for_role(role, [grant, {"kind": "DatabaseGrant", "spec": {"bogus": 1}}])
     assert declared.memberships == frozenset({"base", "extra_role"})
     assert [(g.database, g.tables) for g in declared.postgres_grants] == [("db", None), ("db", ["t"])]
-    assert grant_declares({"kind": "DatabaseGrant", "metadata": {"name": "x"}, "spec": {}}) == ([], [])
+    assert grant_declares({"kind": "DatabaseGrant", "metadata": {"name": "x"}, "spec": {}}) == DeclaredAccess()
+
+
+def test_mysql_declarations_count_too() -> None:
+    """A MySQL-family grant's roles and entries are declared for its grantee, so another resource's drift check
+    never reports them as extra (behaviour.md 11.3)."""
+    role = DatabaseRoleSpec.model_validate(
+        {
+            "instanceRef": {"name": "maria"},
+            "roleName": "reader",
+            "mysql": {"grants": [{"level": "database", "database": "app", "privileges": ["SELECT"]}]},
+        }
+    )
+    grant = {
+        "apiVersion": "dbops.dbprovision.io/v1alpha1",
+        "kind": "DatabaseGrant",
+        "metadata": {"name": "g", "namespace": "ns"},
+        "spec": {
+            "roleRef": {"name": "reader"},
+            "mysql": {
+                "roles": ["auditor"],
+                "grants": [{"level": "table", "database": "app", "table": "t", "privileges": ["INSERT"]}],
+            },
+        },
+    }
+    declared = declared_for_role(role, [grant])
+    assert declared.memberships == frozenset({"auditor"})
+    assert [(g.database, g.privileges) for g in declared.mysql_grants] == [("app", ["SELECT"]), ("app", ["INSERT"])]
+    assert declared.postgres_grants == ()
