@@ -7,8 +7,12 @@ endpoint rewrites it once (SecretUpdated).
 
 Password rotation (behaviour.md 8.6) is driven through `rotation_flow.RotationFlow`: once a rotation has created a
 newer login account, the Secret describes that *active* account (`username` and `password`), and `spec.username`
-keeps a password nobody is given. Not yet in this build: drift (issue 6), the legacy managed-password migration, and
-the ownership pre-check's status block (the drop itself reassigns and drops what the account owns).
+keeps a password nobody is given.
+
+Drift (`user_drift`, behaviour.md 8.1 step 6, 11) is checked after each apply and when due, through the shared
+checker, on engines with a user drift half (PostgreSQL in this build); the reconcile requeues at the earliest of the
+next check and the rotation timers. Not yet in this build: the legacy managed-password migration, and the ownership
+pre-check's status block (the drop itself reassigns and drops what the account owns).
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ from dbops.controllers.credentials import (
     ownership_labels,
     stored_value,
 )
-from dbops.controllers.deletion import Dependent, cleanup_failed, run_gates
+from dbops.controllers.deletion import Dependent, cleanup_failed, force_in_effect, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
 from dbops.controllers.rotation import rotated_accounts
 from dbops.controllers.rotation_flow import ROTATION_FAILED_PREFIX, RotationFailure, RotationFlow, drop_rotated
+from dbops.controllers.user_drift import UserDrift, reported_before, with_failure
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
@@ -83,6 +88,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         self.secret_writes = OwnWrites()
         """Our own Secret writes, so their watch events do not wake the user a second time."""
         """existingPasswordSecret resourceVersion last set on the server, per user (a restart sets it once more)."""
+        self.drift = UserDrift(self)
 
     # Names ------------------------------------------------------------------------------------------------------
 
@@ -137,6 +143,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             return None
         secret_name, secret_namespace = self.secret_location(obj)
         request_key = f"{obj.metadata.namespace}/{name}"
+        applied = False
         try:
             password, source, source_version = await self._password(obj, secret_name, secret_namespace)
             adapter = await adapter_for(self.ctx, instance)
@@ -179,6 +186,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                     draft.set(user={"username": spec.username, "createdAt": _now()})
                 # A created account already has every attribute of the spec; setting a password changes none.
                 spec_changed = draft.before.get("observedGeneration") != obj.metadata.generation
+                applied = fresh or spec_changed
                 if observed is not None and (fresh or spec_changed):
                     await adapter.apply_account(spec, observed)
                     if not fresh:
@@ -257,22 +265,37 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         )
         if not draft.data.get("user"):
             draft.set(user={"username": spec.username})
-        draft.condition("Synced", True, "ReconcileSuccess", "spec applied")
         draft.condition("Ready", True, "ReconcileSuccess", "User is ready")
+        # behaviour.md 8.1 step 6, after rotation so the account checked is the one the Secret now describes.
+        outcome = await self.drift.check(
+            obj,
+            raw,
+            draft,
+            rid,
+            instance,
+            adapter,
+            grants=self._grants(obj),
+            applied=applied,
+            operation=lambda op, ok: self._operation(op, instance.engine, namespace, ok),
+        )
         if rotation_error is not None:
             # The account and its Secret are fine; the rotation is retried with backoff (behaviour.md 8.6).
             message = str(rotation_error)
-            if (draft.previous_condition("Synced") or {}).get("message") != message:
+            if not reported_before(str((draft.previous_condition("Synced") or {}).get("message") or ""), message):
                 detail = message.removeprefix(ROTATION_FAILED_PREFIX)
                 self.warning(raw, "RotationFailed", f"Password rotation of DatabaseUser {name} failed: {detail}", rid)
             draft.set(message=message)
-            draft.condition("Synced", False, "ReconcileFailed", message)
+            with_failure(draft, "ReconcileFailed", message)
             await self.write_status(raw, draft, rid)
             self._publish(obj, draft, instance.name)
             raise TransientError(message)
         await self.write_status(raw, draft, rid)
         self._publish(obj, draft, instance.name)
-        return Result(requeue_after=rotation.requeue_after(self.drift_interval(obj, instance)))
+        if outcome.error is not None:
+            raise TransientError(outcome.error)
+        # The earliest timer: the next drift check or the next rotation timer (section 3).
+        due = outcome.requeue_after if outcome.requeue_after is not None else self.drift_interval(obj, instance)
+        return Result(requeue_after=rotation.requeue_after(due))
 
     async def _service_role_missing(
         self, obj: DatabaseUser, raw: Obj, draft: StatusDraft, rid: str, role: str, instance: str
@@ -469,6 +492,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
 
     def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
         self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
+        self.drift.publish_stored(obj.metadata.namespace, obj.metadata.name or "", draft.before)
 
     def _publish(self, obj: DatabaseUser, draft: StatusDraft, instance: str) -> None:
         metrics, name = self.ctx.metrics, obj.metadata.name or ""
@@ -487,6 +511,16 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
 
     # Deletion ---------------------------------------------------------------------------------------------------
+
+    def _grants(self, obj: DatabaseUser) -> list[Obj]:
+        """The grant objects naming this user (their memberships are declared for it, behaviour.md 11.3)."""
+        found = []
+        for dependent in self.dependents(obj):
+            key = f"{dependent.namespace}/{dependent.name}" if dependent.namespace else dependent.name
+            grant = self.grant_stores[dependent.kind].get(key)
+            if grant is not None:
+                found.append(grant)
+        return found
 
     def dependents(self, obj: DatabaseUser) -> list[Dependent]:
         found = []
@@ -515,7 +549,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         if waiting is not None:
             return waiting
         spec, name = obj.spec, obj.metadata.name or ""
-        force = ann.is_true(annotations, ann.FORCE_DELETE)
+        force = force_in_effect(self, raw)
         policy = annotations.get(ann.DELETION_POLICY, "Delete")
         namespace = metric_namespace(obj.metadata.namespace)
         draft = self.draft(raw)
@@ -583,6 +617,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
         metrics.info.forget(metrics.user_info, (label_namespace, name))
         metrics.resources.forget(self.info.kind, label_namespace, name)
+        self.drift.forget(namespace, name)
 
 
 def _now() -> str:

@@ -20,9 +20,10 @@ the CockroachDB subclass reads and alters databases differently and must not inh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
 
 import asyncpg
 
@@ -54,14 +55,15 @@ from dbops.engines.postgres_mapping import (
     default_privilege_acl_code,
     desired_memberships,
     major_version,
-    observed_role_attributes,
+    observed_account,
     role_attributes,
+    rotated_spec,
     setting_matches,
-    split_settings,
     stored_setting,
     unsupported_database_fields,
     unsupported_user_fields,
     user_config,
+    valid_until_text,
 )
 from dbops.engines.postgres_plan import (
     PRIVILEGES_FIELD,
@@ -81,7 +83,14 @@ from dbops.engines.sql import postgres as sql
 from dbops.engines.sql import postgres_catalog as catalog
 from dbops.engines.sql.quoting import pg_ident
 
-__all__ = ["LONG_SECONDS", "PostgresAdapter", "PostgresDatabaseDrift"]
+__all__ = [
+    "LONG_SECONDS",
+    "USER_DRIFT_FIELDS",
+    "PostgresAdapter",
+    "PostgresDatabaseDrift",
+    "PostgresUserDrift",
+    "account_drift",
+]
 
 LONG_SECONDS = 600.0
 """Limit for long statements: creating (copying a template) or dropping a database, moving it to another
@@ -97,6 +106,7 @@ class PostgresAdapter:
         self.settings = settings
         self._server = PostgresServer(settings, observer)
         self._major: int | None = None
+        self._password_encryption: str | None = None
 
     def __repr__(self) -> str:
         s = self.settings
@@ -157,18 +167,24 @@ class PostgresAdapter:
         await self._execute([sql.grant_membership(role, self.admin)])
 
     async def _password(self, password: str) -> sql.PgPassword:
-        """A SCRAM verifier when the server stores SCRAM (engines.md 1.5), else the plaintext literal."""
-        encryption = await self._fetchval((catalog.PASSWORD_ENCRYPTION, ()))
-        if str(encryption).lower() == "scram-sha-256":
+        """A SCRAM verifier when the server stores SCRAM (engines.md 1.5), else the plaintext literal.
+
+        `password_encryption` is read once and kept, like the major version (refreshed by `check`): it is a server
+        setting that changes with a configuration reload, which the instance's health check follows."""
+        if self._password_encryption is None:
+            self._password_encryption = str(await self._fetchval((catalog.PASSWORD_ENCRYPTION, ()))).lower()
+        if self._password_encryption == "scram-sha-256":
             return sql.PgPassword.scram(password)
         return sql.PgPassword.plaintext(password)
 
     # Server ------------------------------------------------------------------------------------------------------
 
     async def check(self) -> ServerInfo:
-        """A fresh session, a ping and the version query; also refreshes the major version used for the dialect."""
+        """A fresh session, a ping and the version query; also refreshes the major version used for the dialect and
+        forgets the cached `password_encryption` (read again at the next password)."""
         with server_errors():
             info = await self._server.check()
+        self._password_encryption = None
         try:
             self._major = major_version(info.version)
         except ValueError:
@@ -424,24 +440,11 @@ class PostgresAdapter:
 
     async def observe_account(self, username: str) -> ObservedAccount | None:
         """pg_roles attributes under the spec's names (plus `defaultRole` from the per-role `role` setting), direct
-        memberships, the other per-role settings that apply in every database, and the comment."""
+        memberships, the other per-role settings that apply in every database, and the comment — in one catalog
+        query (`ACCOUNT_STATE`): it runs on every user reconcile, so a converged user costs one round trip."""
         pg_ident(username, "spec.username")
-        rows = await self._fetch(catalog.role_attributes(username))
-        if not rows:
-            return None
-        attributes = observed_role_attributes(rows[0])
-        setting_rows = await self._fetch(catalog.role_settings(username))
-        settings, default_role = split_settings(r["setting"] for r in setting_rows)
-        attributes["defaultRole"] = default_role
-        memberships = await self._fetch(catalog.role_memberships(username))
-        comment = await self._fetchval(catalog.role_comment(username))
-        return ObservedAccount(
-            name=rows[0]["name"],
-            attributes=attributes,
-            member_of=frozenset(r["role"] for r in memberships),
-            settings=settings,
-            comment=comment,
-        )
+        rows = await self._fetch(catalog.account_state(username))
+        return observed_account(rows[0]) if rows else None
 
     def _account_statements(self, spec: DatabaseUserSpec, password: sql.PgPassword, comment: str | None) -> list[str]:
         config = user_config(spec)
@@ -643,6 +646,137 @@ class PostgresDatabaseDrift:
 
 
 register_database_drift("postgres", PostgresDatabaseDrift)
+
+
+# DatabaseUser drift (behaviour.md 11.3, api.md 4.4 DatabaseUser row) ------------------------------------------------
+
+#: RoleAttributes field → the api.md 4.4 DatabaseUser field name (the flags lower-case, as the table spells them).
+USER_DRIFT_FIELDS: Final = {
+    "login": "login",
+    "connection_limit": "connectionLimit",
+    "valid_until": "validUntil",
+    "superuser": "superuser",
+    "create_db": "createdb",
+    "create_role": "createrole",
+    "inherit": "inherit",
+    "replication": "replication",
+    "bypass_rls": "bypassrls",
+}
+#: Attributes whose correction is destructive (api.md 4.4 "D").
+DESTRUCTIVE_USER_ATTRIBUTES: Final = frozenset({"superuser"})
+#: Correction order: a missing membership before the default role that needs it; removals last.
+_CORRECTION_ORDER: Final = ("inRoles.missing", "", "defaultRole", "configParameters.", "inRoles.extra")
+
+
+def _shown(value: object) -> str:
+    """An attribute value as `expected` / `actual` text (`true`, `-1`, RFC 3339, `infinity`, `none`)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, datetime):
+        return valid_until_text(value) or "none"
+    return str(value)
+
+
+def account_drift(spec: DatabaseUserSpec, observed: ObservedAccount, declared: Iterable[str]) -> list[Difference]:
+    """Every difference between the login account `spec.username` and the server (pure; api.md 4.4 DatabaseUser row).
+
+    * one diff per differing role attribute, with the one-attribute ALTER ROLE that corrects it (`validUntil` only
+      when the spec sets it; `superuser` destructive);
+    * `inRoles.missing` — `roles`, `postgres.inRoles` and the default role's membership the account lacks — and
+      `inRoles.extra` (destructive): memberships beyond those and everything else `declared` for the user (grants
+      naming it, rotation's service role), so one resource never reports another's items;
+    * `defaultRole` when the spec sets one and the account's `role` setting differs;
+    * `configParameters.<key>` for each spec parameter whose stored value differs, and (destructive, reset by the
+      correction) for each stored parameter the spec does not list (behaviour.md 8.4: removed keys are extra drift).
+
+    The password is never compared: the server does not reveal it.
+    """
+    config = user_config(spec)
+    login = spec.username
+    attrs = role_attributes(spec)
+    out: list[Difference] = []
+    for name in attribute_differences(attrs, observed.attributes):
+        statement = sql.alter_role_attributes(login, attrs, [name])
+        out.append(
+            Difference(
+                USER_DRIFT_FIELDS[name],
+                _shown(getattr(attrs, name)),
+                _shown(observed.attributes.get(ATTRIBUTE_KEYS[name])),
+                destructive=name in DESTRUCTIVE_USER_ATTRIBUTES,
+                fix=access.Fix(
+                    (statement,) if statement else (), error=None if statement else "not supported by the server"
+                ),
+            )
+        )
+    own = [m.role for m in desired_memberships(spec)]
+    out += access.membership_drift("inRoles", login, own, declared, observed.member_of)
+    default_role = observed.attributes.get("defaultRole")
+    if config.default_role is not None and default_role != config.default_role:
+        statement = sql.set_default_role(login, config.default_role)
+        out.append(Difference("defaultRole", config.default_role, _shown(default_role), fix=access.Fix((statement,))))
+    parameters = config.config_parameters or {}
+    for key in sorted(parameters):
+        stored = stored_setting(observed.settings, key)
+        if not setting_matches(key, parameters[key], stored):
+            statement = sql.set_role_parameter(login, key, parameters[key])
+            actual = stored if stored is not None else "unset"
+            out.append(Difference(f"configParameters.{key}", parameters[key], actual, fix=access.Fix((statement,))))
+    listed = {k.lower() for k in parameters}
+    for name in sorted(observed.settings):
+        if name.lower() in listed:
+            continue
+        statement = sql.reset_role_parameter(login, name)
+        out.append(
+            Difference(
+                f"configParameters.{name}",
+                "unset",
+                observed.settings[name],
+                destructive=True,
+                fix=access.Fix((statement,)),
+            )
+        )
+    return sorted(out, key=lambda d: d.field)
+
+
+def _correction_rank(diff: Difference) -> int:
+    for rank, prefix in enumerate(_CORRECTION_ORDER):
+        if prefix and diff.field.startswith(prefix):
+            return rank
+    return _CORRECTION_ORDER.index("")
+
+
+class PostgresUserDrift:
+    """A DatabaseUser's drift on PostgreSQL: `account_drift` over one `observe_account` (engines.md 2.4), corrected
+    with the statements the apply uses. Only for engine `postgres` (the controller checks the exact engine name):
+    CockroachDB shares the adapter class but not every role attribute, and is not assumed."""
+
+    def __init__(self, adapter: PostgresAdapter) -> None:
+        self.adapter = adapter
+
+    async def user_drift(
+        self, spec: DatabaseUserSpec, *, login: str, service_role: str | None, declared: Iterable[str]
+    ) -> list[Difference]:
+        """The differences of the login account `login`: `spec.username` itself, or, with role-inheritance rotation,
+        the active generated account, compared with the spec as rotation applies it to that account (LOGIN, INHERIT,
+        member of `service_role`). `service_role` also counts as declared for `spec.username`, which rotation makes
+        a member. Empty when the account does not exist (existence is the reconcile's business)."""
+        target = spec
+        if login != spec.username:
+            target = (
+                rotated_spec(spec, login, service_role) if service_role else spec.model_copy(update={"username": login})
+            )
+        allowed = set(declared) | ({service_role} if service_role else set())
+        observed = await self.adapter.observe_account(login)
+        if observed is None:
+            return []
+        return account_drift(target, observed, allowed)
+
+    async def correct_user_drift(self, diffs: Sequence[Difference]) -> dict[str, str]:
+        """Each difference's statements (all attempted): memberships first, so a default role finds its membership,
+        removals last; `{field: redacted error}` for those that failed."""
+        return await access.correct_drift(self.adapter, sorted(diffs, key=_correction_rank))
 
 
 class _InDatabase:

@@ -19,6 +19,7 @@ from typing import Any, Final, Literal
 
 from dbops.api.database import DatabasePostgresConfig, DatabaseSpec
 from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
+from dbops.engines.base import ObservedAccount
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.sql.postgres import (
     INFINITY,
@@ -48,9 +49,11 @@ __all__ = [
     "desired_default_privileges",
     "desired_memberships",
     "major_version",
+    "observed_account",
     "observed_role_attributes",
     "parse_valid_until",
     "role_attributes",
+    "rotated_spec",
     "same_encoding",
     "same_locale",
     "setting_matches",
@@ -288,6 +291,38 @@ def observed_role_attributes(row: Mapping[str, Any]) -> dict[str, object]:
     out: dict[str, object] = {ATTRIBUTE_KEYS[field]: row[column] for column, field in _COLUMNS.items()}
     out["validUntil"] = valid_until_text(row["valid_until"])
     return out
+
+
+def observed_account(row: Mapping[str, Any]) -> ObservedAccount:
+    """An ACCOUNT_STATE row as the adapter reports a role: attributes under the spec's names with `defaultRole`
+    taken from the per-role `role` setting, the other settings, direct memberships and the comment."""
+    attributes = observed_role_attributes(row)
+    settings, default_role = split_settings(row["settings"] or ())
+    attributes["defaultRole"] = default_role
+    return ObservedAccount(
+        name=row["name"],
+        attributes=attributes,
+        member_of=frozenset(row["member_of"] or ()),
+        settings=settings,
+        comment=row["comment"],
+    )
+
+
+def rotated_spec(spec: DatabaseUserSpec, name: str, service_role: str) -> DatabaseUserSpec:
+    """`spec` as it applies to the generated account `name` of role-inheritance rotation (engines.md 2.2): same
+    settings, LOGIN and INHERIT on, and the service role added to its memberships (after the user's own, so field
+    paths of `roles[i]` keep their meaning)."""
+    config = user_config(spec)
+    roles = list(spec.roles or ())
+    if service_role not in roles:
+        roles.append(service_role)
+    return spec.model_copy(
+        update={
+            "username": name,
+            "roles": roles,
+            "postgres": config.model_copy(update={"login": True, "inherit": True}),
+        }
+    )
 
 
 def attribute_differences(desired: RoleAttributes, observed: Mapping[str, object]) -> list[str]:

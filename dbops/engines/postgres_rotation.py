@@ -13,11 +13,12 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
+from dbops.api.user import DatabaseUserSpec
 from dbops.engines.base import EngineError, OwnedObject
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.postgres_adapter import PostgresAdapter
 from dbops.engines.postgres_errors import PostgresEngineError, server_errors
+from dbops.engines.postgres_mapping import rotated_spec
 from dbops.engines.rotation import RotationAdapter, ServiceRoleMissing
 from dbops.engines.sql import postgres as sql
 from dbops.engines.sql.quoting import PG_MAX_IDENTIFIER_BYTES, pg_ident
@@ -26,22 +27,6 @@ __all__ = ["PostgresRotation", "rotated_spec"]
 
 SERVICE_ROLE_FIELD = "spec.passwordRotation.serviceRole.name"
 DUPLICATE_OBJECT = "42710"
-
-
-def rotated_spec(spec: DatabaseUserSpec, name: str, service_role: str) -> DatabaseUserSpec:
-    """`spec` as it applies to the generated account `name`: same settings, LOGIN and INHERIT on, and the service role
-    added to its memberships (after the user's own, so field paths of `roles[i]` keep their meaning)."""
-    config = spec.postgres if spec.postgres is not None else UserPostgresConfig()
-    roles = list(spec.roles or ())
-    if service_role not in roles:
-        roles.append(service_role)
-    return spec.model_copy(
-        update={
-            "username": name,
-            "roles": roles,
-            "postgres": config.model_copy(update={"login": True, "inherit": True}),
-        }
-    )
 
 
 class PostgresRotation:

@@ -18,6 +18,7 @@ from typing import Final
 from dbops.engines.sql.quoting import pg_ident
 
 __all__ = [
+    "ACCOUNT_STATE",
     "COCKROACH_EXCLUDED_DATABASES",
     "COCKROACH_EXCLUDED_ROLES",
     "DATABASES_OWNED_BY",
@@ -58,6 +59,7 @@ __all__ = [
     "TABLE_PRIVILEGES",
     "TERMINATE_SESSIONS",
     "CatalogQuery",
+    "account_state",
     "cockroach_show_grants_on_database",
     "cockroach_show_grants_on_role",
     "cockroach_show_grants_on_schema",
@@ -189,6 +191,32 @@ ORDER BY g.rolname"""
 
 ROLE_COMMENT: Final = """\
 SELECT pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment
+FROM pg_catalog.pg_roles r
+WHERE r.rolname = $1"""
+
+#: Everything `observe_account` reads about one role in a single round trip (issue 5): the ROLE_ATTRIBUTES columns,
+#: the per-role settings of every database (ROLE_SETTINGS, one ``name=value`` text per element, in stored order), the
+#: roles it is a direct member of (ROLE_MEMBERSHIPS, sorted) and its comment (ROLE_COMMENT). No row: no such role.
+ACCOUNT_STATE: Final = """\
+SELECT r.rolname AS name,
+       r.rolcanlogin AS login,
+       r.rolsuper AS superuser,
+       r.rolcreatedb AS create_db,
+       r.rolcreaterole AS create_role,
+       r.rolinherit AS inherit,
+       r.rolreplication AS replication,
+       r.rolbypassrls AS bypass_rls,
+       r.rolconnlimit AS connection_limit,
+       r.rolvaliduntil AS valid_until,
+       ARRAY(SELECT unnest(s.setconfig)
+             FROM pg_catalog.pg_db_role_setting s
+             WHERE s.setrole = r.oid AND s.setdatabase = 0) AS settings,
+       ARRAY(SELECT DISTINCT g.rolname
+             FROM pg_catalog.pg_auth_members m
+             JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+             WHERE m.member = r.oid
+             ORDER BY g.rolname) AS member_of,
+       pg_catalog.shobj_description(r.oid, 'pg_authid') AS comment
 FROM pg_catalog.pg_roles r
 WHERE r.rolname = $1"""
 
@@ -369,6 +397,10 @@ def database_comment(database: str) -> CatalogQuery:
 
 def role_attributes(role: str) -> CatalogQuery:
     return ROLE_ATTRIBUTES, (role,)
+
+
+def account_state(role: str) -> CatalogQuery:
+    return ACCOUNT_STATE, (role,)
 
 
 def role_settings(role: str) -> CatalogQuery:

@@ -21,7 +21,7 @@ from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
 from dbops.engines.base import EngineError, ObservedDatabase, OwnedObject
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres_adapter import PostgresAdapter
+from dbops.engines.postgres_adapter import PostgresAdapter, PostgresUserDrift
 from dbops.engines.sql import postgres as sql
 from tests.support.env import DatabaseServer, DevEnv
 
@@ -545,3 +545,115 @@ async def test_missing_objects_observe_as_none(adapter: PostgresAdapter) -> None
     assert await adapter.owned_objects(unique("none")) == []
     sizes = await adapter.database_sizes()
     assert sizes["postgres"] > 0
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Round trips (issue 5) and user drift (behaviour.md 11, api.md 4.4 DatabaseUser row)
+
+
+class Queries:
+    """Counts the catalog reads the adapter sends (by SQL text), around the real driver calls."""
+
+    def __init__(self, adapter: PostgresAdapter, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sent: list[str] = []
+        fetch, fetchval = adapter._fetch, adapter._fetchval
+
+        async def counted_fetch(query: Any, *, database: str | None = None) -> list[Any]:
+            self.sent.append(query[0])
+            return await fetch(query, database=database)
+
+        async def counted_fetchval(query: Any, *, database: str | None = None) -> Any:
+            self.sent.append(query[0])
+            return await fetchval(query, database=database)
+
+        monkeypatch.setattr(adapter, "_fetch", counted_fetch)
+        monkeypatch.setattr(adapter, "_fetchval", counted_fetchval)
+
+
+async def test_observing_an_account_is_one_query_and_password_encryption_is_read_once(
+    adapter: PostgresAdapter, su: Superuser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = await su.role(unique("grp"))
+    username = unique("app")
+    su.roles.append(username)
+    config = UserPostgresConfig(in_roles=[group], config_parameters={"work_mem": "8MB"})
+    queries = Queries(adapter, monkeypatch)
+    await adapter.create_account(user_spec(username, config), password="pw-" + uuid.uuid4().hex, comment="c")
+    await adapter.set_password(username, "pw-" + uuid.uuid4().hex)
+    assert queries.sent.count("SHOW password_encryption") == 1, "read once per adapter"
+
+    queries.sent.clear()
+    observed = await adapter.observe_account(username)
+    assert len(queries.sent) == 1
+    assert observed is not None and observed.member_of == {group} and observed.settings == {"work_mem": "8MB"}
+    assert observed.comment == "c" and observed.attributes["defaultRole"] is None
+    queries.sent.clear()
+    assert await adapter.observe_account(unique("none")) is None
+    assert len(queries.sent) == 1
+
+    await adapter.check()  # the health check forgets the setting: it may change with a configuration reload
+    queries.sent.clear()
+    await adapter.set_password(username, "pw-" + uuid.uuid4().hex)
+    assert queries.sent.count("SHOW password_encryption") == 1
+
+
+async def test_user_drift_reads_hand_changes_and_corrects_them(
+    adapter: PostgresAdapter, su: Superuser, pg: DatabaseServer
+) -> None:
+    group, declared, stray = [await su.role(unique(stem)) for stem in ("grp", "decl", "stray")]
+    username = unique("app")
+    su.roles.append(username)
+    password = "pw-" + uuid.uuid4().hex
+    config = UserPostgresConfig(connection_limit=5, in_roles=[group], config_parameters={"work_mem": "8MB"})
+    spec = user_spec(username, config)
+    await adapter.create_account(spec, password=password, comment=None)
+    await su.execute(f'GRANT "{declared}" TO "{username}"')  # as a DatabaseGrant naming the user would
+    drift = PostgresUserDrift(adapter)
+    assert await drift.user_drift(spec, login=username, service_role=None, declared={declared}) == []
+
+    await su.execute(
+        f'ALTER ROLE "{username}" CONNECTION LIMIT 20 CREATEDB',
+        f'REVOKE "{group}" FROM "{username}"',
+        f'GRANT "{stray}" TO "{username}"',
+        f"ALTER ROLE \"{username}\" SET work_mem = '16MB'",
+        f"ALTER ROLE \"{username}\" SET statement_timeout = '5s'",
+    )
+    diffs = await drift.user_drift(spec, login=username, service_role=None, declared={declared})
+    assert [d.status() for d in diffs] == [
+        {
+            "field": "configParameters.statement_timeout",
+            "expected": "unset",
+            "actual": "5s",
+            "destructive": True,
+            "immutable": False,
+        },
+        {
+            "field": "configParameters.work_mem",
+            "expected": "8MB",
+            "actual": "16MB",
+            "destructive": False,
+            "immutable": False,
+        },
+        {"field": "connectionLimit", "expected": "5", "actual": "20", "destructive": False, "immutable": False},
+        {"field": "createdb", "expected": "false", "actual": "true", "destructive": False, "immutable": False},
+        {
+            "field": "inRoles.extra",
+            "expected": f"{declared}, {group}",
+            "actual": stray,
+            "destructive": True,
+            "immutable": False,
+        },
+        {
+            "field": "inRoles.missing",
+            "expected": group,
+            "actual": ", ".join(sorted([declared, stray])),
+            "destructive": False,
+            "immutable": False,
+        },
+    ]
+    assert await drift.correct_user_drift(diffs) == {}
+    assert await drift.user_drift(spec, login=username, service_role=None, declared={declared}) == []
+    observed = await adapter.observe_account(username)
+    assert observed is not None and observed.member_of == {group, declared}
+    assert observed.settings == {"work_mem": "8MB"}
+    (await login(pg, username, password)).terminate()  # the password is never touched

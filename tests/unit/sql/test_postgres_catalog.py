@@ -14,6 +14,7 @@ HELPERS: list[tuple[Callable[..., cat.CatalogQuery], tuple[str, ...]]] = [
     (cat.database_size, ("d",)),
     (cat.database_comment, ("d",)),
     (cat.role_attributes, ("r",)),
+    (cat.account_state, ("r",)),
     (cat.role_settings, ("r",)),
     (cat.role_memberships, ("r",)),
     (cat.role_comment, ("r",)),
@@ -135,3 +136,10 @@ def test_cockroach_show_grants() -> None:
     assert cat.cockroach_show_grants_on_schema("s", "u") == 'SHOW GRANTS ON SCHEMA "s" FOR "u"'
     assert cat.cockroach_show_grants_on_table("s", 't"x', "u") == 'SHOW GRANTS ON TABLE "s"."t""x" FOR "u"'
     assert cat.cockroach_show_grants_on_role("u") == 'SHOW GRANTS ON ROLE FOR "u"'
+
+
+def test_account_state_reads_everything_in_one_query_for_one_role() -> None:
+    sql, params = cat.account_state("app")
+    assert params == ("app",) and sql.count("$1") == 1
+    for part in ("pg_db_role_setting", "setdatabase = 0", "pg_auth_members", "shobj_description", "rolvaliduntil"):
+        assert part in sql

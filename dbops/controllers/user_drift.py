@@ -1,0 +1,189 @@
+"""DatabaseUser drift (behaviour.md 8.1 step 6, 11; api.md 4.4 DatabaseUser row): how the user controller uses the
+shared `DriftChecker`.
+
+The kind contributes only its subject: the engine's user drift half (`user_drift_support`), read and corrected while
+holding one of the instance's operation slots (`SlotSubject`, as for roles, grants and databases). Only PostgreSQL
+has that half in this build (the exact engine name: CockroachDB shares the adapter class but not every role
+attribute); other engines get no check, and `Synced` reflects the apply only, as before drift existed.
+
+Which account is checked, and what counts as declared for it (behaviour.md 11.3):
+
+* the login account the credentials Secret describes — `spec.username`, or with role-inheritance rotation the
+  active generated account, compared with the spec as rotation applies it there (LOGIN, INHERIT, member of the
+  service role);
+* memberships are "extra" only beyond everything the operator declares for the user: its own `roles` /
+  `postgres.inRoles` / `defaultRole`, the `roles` of every grant whose `userRef` names it, and rotation's service
+  role (which rotation makes `spec.username` a member of).
+
+The password is never compared. A rotation failure shares the `Synced` condition with drift: the failure keeps the
+reason and the drift checker's message is appended to it (`with_failure`), because that message is where the
+checker remembers the mode and annotation of the last check (`drift.recorded`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from dbops.api.user import DatabaseUser, DatabaseUserSpec
+from dbops.controllers import rotation as rot
+from dbops.controllers.base import KindReconciler, Obj, StatusDraft
+from dbops.controllers.drift import DriftChecker, DriftOutcome
+from dbops.controllers.instances import ResolvedInstance
+from dbops.controllers.role import SlotSubject, drift_policy, grant_declares
+from dbops.engines.access import Difference
+from dbops.engines.base import EngineAdapter
+from dbops.metrics import metric_namespace
+
+__all__ = [
+    "BASE_MESSAGE",
+    "UserDrift",
+    "UserDriftAdapter",
+    "checked_login",
+    "declared_memberships",
+    "reported_before",
+    "user_drift_support",
+    "with_failure",
+]
+
+BASE_MESSAGE = "spec applied"
+"""The `Synced` message of an applied spec, which the drift checker extends with its record."""
+
+
+class UserDriftAdapter(Protocol):
+    """Reading back and correcting one DatabaseUser's login account (behaviour.md 11.3, 11.4)."""
+
+    async def user_drift(
+        self, spec: DatabaseUserSpec, *, login: str, service_role: str | None, declared: Iterable[str]
+    ) -> list[Difference]:
+        """Every difference of the account `login`, flagged destructive/immutable, each carrying its correction.
+        `declared`: memberships other resources declare for the user. Empty when the account does not exist."""
+        ...
+
+    async def correct_user_drift(self, diffs: Sequence[Difference]) -> dict[str, str]:
+        """Apply the corrections of `diffs` (all attempted); `{field: redacted error}` for those that failed."""
+        ...
+
+
+def user_drift_support(adapter: EngineAdapter) -> UserDriftAdapter | None:
+    """The adapter's user drift half, or None when this build has none for its engine (see the module docstring)."""
+    engine = getattr(adapter, "engine", None)
+    if engine in ("mysql", "mariadb"):
+        from dbops.engines.mysql_drift import user_drift_support as mysql_user_drift
+
+        return mysql_user_drift(adapter)
+    if engine != "postgres":
+        return None
+    from dbops.engines.postgres_adapter import PostgresAdapter, PostgresUserDrift  # the driver: PostgreSQL only
+
+    if not isinstance(adapter, PostgresAdapter):
+        return None
+    return PostgresUserDrift(adapter)
+
+
+def checked_login(spec: DatabaseUserSpec, status: Mapping[str, Any] | None) -> tuple[str, str | None]:
+    """The login account to check and the rotation service role that applies to it (None without rotation).
+
+    The account is the active one (`rotation.active_user`). The service role is the one grants go to while
+    role-inheritance rotation is enabled (`rotation.grantee_name`); a generated account that is still active after
+    rotation was switched off keeps the recorded role, since that is how it was created and is still applied."""
+    login = rot.active_user(status, spec)
+    grantee = rot.grantee_name(status, spec)
+    if grantee != spec.username:
+        return login, grantee
+    recorded = str(((status or {}).get("rotation") or {}).get("serviceRole") or "")
+    if login != spec.username and recorded:
+        return login, recorded
+    return login, None
+
+
+def declared_memberships(grants: Iterable[Obj]) -> frozenset[str]:
+    """The roles every grant naming the user (`userRef`) declares memberships in."""
+    return frozenset(role for raw in grants for role in grant_declares(raw).memberships)
+
+
+def with_failure(draft: StatusDraft, reason: str, message: str) -> None:
+    """`Synced=False` for a failure of the reconcile's own (`reason`, `message`), keeping the drift record after it
+    (module docstring)."""
+    drift_message = BASE_MESSAGE
+    for cond in draft.data.get("conditions") or ():
+        if cond.get("type") == "Synced":
+            drift_message = str(cond.get("message") or BASE_MESSAGE)
+    draft.condition("Synced", False, reason, f"{message}; {drift_message}")
+
+
+def reported_before(previous: str, message: str) -> bool:
+    """Whether the stored Synced message already reports `message` (alone, or with the drift record after it)."""
+    return previous == message or previous.startswith(message + "; ")
+
+
+def _options_honored(draft: StatusDraft) -> bool:
+    for cond in draft.data.get("conditions") or ():
+        if cond.get("type") == "OptionsHonored":
+            return str(cond.get("status")) == "True"
+    return True
+
+
+class UserDrift:
+    """The drift checker of the DatabaseUser kind; one per reconciler."""
+
+    def __init__(self, reconciler: KindReconciler[DatabaseUser]) -> None:
+        self.reconciler = reconciler
+        self.checker = DriftChecker(reconciler)
+
+    async def check(
+        self,
+        obj: DatabaseUser,
+        raw: Obj,
+        draft: StatusDraft,
+        rid: str,
+        instance: ResolvedInstance,
+        adapter: EngineAdapter,
+        *,
+        grants: Iterable[Obj],
+        applied: bool,
+        operation: Callable[[str, bool], None],
+    ) -> DriftOutcome:
+        """Gate, then detect / correct through the checker; sets `status.drift` and `Synced` in `draft`.
+
+        `grants` are the grant objects naming this user; `applied` whether this reconcile ran an apply (creation,
+        take-over, re-creation, spec change). An unparsable interval is reported in OptionsHonored only while
+        nothing else is reported there (rotation's and the engine's reports take precedence; both writing the one
+        condition would make each report the other's change every reconcile).
+        """
+        ctx = self.reconciler.ctx
+        spec = obj.spec
+        policy = drift_policy(ctx, spec, instance)
+        if _options_honored(draft):
+            self.checker.report_interval(raw, draft, rid, policy)
+        support = user_drift_support(adapter)
+        if support is None:
+            draft.condition("Synced", True, "ReconcileSuccess", BASE_MESSAGE)
+            return DriftOutcome(checked=False)
+        login, service_role = checked_login(spec, draft.data)
+        declared = declared_memberships(grants)
+        subject = SlotSubject(
+            ctx,
+            instance.target.key,
+            lambda: support.user_drift(spec, login=login, service_role=service_role, declared=declared),
+            support.correct_user_drift,
+        )
+        return await self.checker.check(
+            raw,
+            draft,
+            rid,
+            namespace=metric_namespace(obj.metadata.namespace),
+            policy=policy,
+            subject=subject,
+            applied=applied,
+            base=BASE_MESSAGE,
+            operation=operation,
+        )
+
+    def forget(self, namespace: str | None, name: str) -> None:
+        """Drop the user's drift gauge series (deleted)."""
+        self.checker.forget(metric_namespace(namespace), name)
+
+    def publish_stored(self, namespace: str | None, name: str, status: Any) -> None:
+        """Rebuild the drift gauge from the stored status (a new leader, observability.md 2.2)."""
+        self.checker.publish_stored(metric_namespace(namespace), name, status)
