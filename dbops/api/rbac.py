@@ -56,6 +56,7 @@ CONTROLLER_NEEDS: Mapping[str, tuple[Need, ...]] = {
     "instance": (
         *_own("databaseinstances", "clusterdatabaseinstances"),
         _READ_SECRETS,
+        Need(CORE, ("secrets",), ("patch",), "the instance-credentials finalizer on admin Secrets in use"),
         Need(GROUP, ("databases", "databaseusers", "databaseroles", "clusterdatabaseroles"), ("create",), "adoption"),
         Need(
             GROUP,

@@ -16,15 +16,17 @@ from typing import Any
 
 from dbops.api.instance import DatabaseInstance
 from dbops.api.kinds import by_kind
+from dbops.controllers import secret_protection
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import resource_of
 from dbops.controllers.deletion import Dependent, run_gates
 from dbops.controllers.instances import InstanceProblem, InstanceTarget, connection_settings, target_of
+from dbops.controllers.secret_protection import admin_secret_key
 from dbops.engines.base import EngineAdapter
 from dbops.engines.connection import ConnectionFailure, FailureCategory, ServerInfo
 from dbops.engines.registry import InstanceKey, UnsupportedEngine
 from dbops.metrics import metric_namespace
-from dbops.runtime import Result, remove_finalizer
+from dbops.runtime import SECRETS, Result, object_key, remove_finalizer
 from dbops.runtime.status import now_rfc3339
 
 STATUS_REFRESH_SECONDS = 300.0
@@ -85,6 +87,9 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
         self._sizes_refreshed: dict[InstanceKey, float] = {}
         kinds = DEPENDENT_KINDS + (CLUSTER_DEPENDENT_KINDS if kind == "ClusterDatabaseInstance" else ())
         self.dependent_stores = {k: ctx.store(by_kind(k)) for k in kinds}
+        self.secret_metadata = ctx.manager.store(SECRETS, metadata_only=True)
+        """Secrets by metadata (the instance watch fills it): is the admin Secret protected yet?"""
+        self.instance_stores = (ctx.store(by_kind("DatabaseInstance")), ctx.store(by_kind("ClusterDatabaseInstance")))
         """Caches scanned for dependents on deletion; registered here, before the manager starts its informers."""
 
     def key_of(self, raw: Obj) -> InstanceKey:
@@ -109,6 +114,7 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
             settings = await connection_settings(
                 self.ctx.client, spec, obj.metadata.namespace, self.ctx.config.operator_namespace
             )
+            await self._protect_admin_secret(obj)
             observer = _Observer(self, obj.metadata.name or "", namespace, spec.engine)
             adapter = await self.ctx.servers.adapter(key, settings, observer)
             info = await asyncio.wait_for(adapter.check(), timeout=float(check.timeout_seconds))
@@ -330,9 +336,38 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
         if waiting is not None:
             return waiting
         await self.ctx.servers.forget(key)
+        await self._release_admin_secret(obj, raw)
         self.forget(obj.metadata.namespace, obj.metadata.name or "")
         await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
         return None
+
+    def _admin_secret(self, spec: Any, namespace: str | None) -> str | None:
+        return admin_secret_key(spec, namespace, self.ctx.config.operator_namespace)
+
+    async def _protect_admin_secret(self, obj: DatabaseInstance) -> None:
+        """Keep the admin Secret readable while this instance exists (dbops.controllers.secret_protection)."""
+        key = self._admin_secret(obj.spec, obj.metadata.namespace)
+        if key is not None:
+            await secret_protection.protect(self.ctx.client, self.secret_metadata, key)
+
+    async def _release_admin_secret(self, obj: DatabaseInstance, raw: Obj) -> None:
+        """Release the admin Secret unless another instance (of either kind) still references it."""
+        key = self._admin_secret(obj.spec, obj.metadata.namespace)
+        if key is None:
+            return
+        me = object_key(raw)
+        others = [
+            object_key(other)
+            for store in self.instance_stores
+            for other in store.list()
+            if object_key(other) != me
+            and self._admin_secret(
+                by_kind(str(other.get("kind"))).model.model_validate(other).spec,
+                (other.get("metadata") or {}).get("namespace"),
+            )
+            == key
+        ]
+        await secret_protection.release(self.ctx.client, self.secret_metadata, key, others)
 
     def forget(self, namespace: str | None, name: str) -> None:
         """Drop the instance's series and close its cached connections (it is gone or no longer ours)."""
