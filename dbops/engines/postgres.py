@@ -62,6 +62,9 @@ def classify_connect_error(error: BaseException, settings: ConnectionSettings) -
         category, message = FailureCategory.TIMEOUT, f"no session within {settings.connect_timeout:g}s"
     elif isinstance(error, socket.gaierror | ConnectionRefusedError | OSError):
         category = FailureCategory.UNREACHABLE
+    elif isinstance(error, asyncpg.CannotConnectNowError):
+        # 57P03: shutting down, starting up or in recovery — the server is not taking sessions, like a refused port
+        category = FailureCategory.UNREACHABLE
     return ConnectionFailure(category, message)
 
 

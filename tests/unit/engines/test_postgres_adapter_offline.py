@@ -14,6 +14,7 @@ from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
 from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings
 from dbops.engines.errors import InvalidSpec
+from dbops.engines.postgres import classify_connect_error
 from dbops.engines.postgres_adapter import PostgresAdapter
 from dbops.engines.postgres_errors import PostgresEngineError, describe, server_errors
 
@@ -211,3 +212,19 @@ def test_other_errors_are_not_touched() -> None:
 def test_unsupported_fields_are_delegated(adapter: PostgresAdapter) -> None:
     assert adapter.unsupported_database_fields(DB(name="app"), None) == []
     assert adapter.unsupported_user_fields(USER(username="u"), None) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "category"),
+    [
+        (asyncpg.CannotConnectNowError("the database system is shutting down"), "Unreachable"),
+        (ConnectionRefusedError(111, "Connection refused"), "Unreachable"),
+        (asyncpg.InvalidPasswordError("password authentication failed for user x"), "AuthenticationFailed"),
+        (TimeoutError(), "Timeout"),
+        (asyncpg.PostgresError("something else"), "ServerError"),
+    ],
+)
+def test_connect_errors_are_categorised(error: Exception, category: str) -> None:
+    """A server shutting down or starting up (57P03) refuses sessions like a closed port: Unreachable."""
+    settings = ConnectionSettings(engine="postgres", host="h", port=1, username="u", password="pw", database="d")
+    assert classify_connect_error(error, settings).category.value == category
