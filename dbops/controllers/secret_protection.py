@@ -17,7 +17,7 @@ from typing import Any
 
 from dbops.api.instance import DatabaseInstanceSpec
 from dbops.controllers import annotations as ann
-from dbops.runtime import SECRETS, KubeClient, NotFound, Store, add_finalizer, make_key, remove_finalizer
+from dbops.runtime import SECRETS, KubeClient, NotFound, Store, add_finalizer, make_key, remove_finalizer, split_key
 
 FINALIZER = ann.PREFIX + "instance-credentials"
 
@@ -38,7 +38,12 @@ async def protect(client: KubeClient, secrets: Store, key: str) -> bool:
     """
     meta = secrets.get(key)
     if meta is None:
-        return False
+        # Not cached yet (the Secret was just created): ask the API, so protection happens in this reconcile and
+        # not in a later one that nothing else would cause.
+        namespace, name = split_key(key)
+        meta = await client.get_or_none(SECRETS, name, namespace)
+        if meta is None:
+            return False
     metadata = meta.get("metadata") or {}
     if FINALIZER in (metadata.get("finalizers") or []) or metadata.get("deletionTimestamp"):
         return False

@@ -26,6 +26,7 @@ from kubernetes_asyncio import config as k8s_config
 
 from dbops import __version__
 from dbops.runtime import metrics
+from dbops.runtime.log import get_logger
 from dbops.runtime.ratelimit import TokenBucket
 
 Obj = dict[str, Any]
@@ -160,6 +161,12 @@ def _error_for(status: int, body: Obj | None, text: str) -> ApiError:
 # ------------------------------------------------------------------------------------------------------ client
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+"""Requests that change state: each is logged at debug level (path only, never the body), so "who wrote what" can be
+answered from the log when counting writes (observability.md: Kubernetes API writes)."""
+_log = get_logger("kube-client")
+
+
 class KubeClient:
     """Requests against one API server through a kubernetes-asyncio ``ApiClient``'s session and credentials.
 
@@ -288,6 +295,8 @@ class KubeClient:
                 self._count("<error>", method)
                 raise ApiError(0, "TransportError", f"{type(exc).__name__}: {exc}") from exc
             self._count(status, method)
+            if method in WRITE_METHODS:
+                _log.debug("kubernetes API write", method=method, path=path, code=status)
             if status < 400:
                 return json.loads(text) if text else None
             try:

@@ -118,8 +118,15 @@ def test_a_converged_instance_database_and_user_cause_no_writes_over_resyncs(
     assert reconciled["database"] >= 3 and reconciled["databaseuser"] >= 3, (
         f"too few resyncs in the window: {reconciled}"
     )
+    versions_after = versions(kubectl, namespace, objects)
+    changed = {
+        o: kubectl("get", o[0], o[1], "-n", namespace, "-o", "json")
+        for o in objects
+        if versions_after[o] != versions_before[o]
+    }
     assert quiet_operator.writes() - writes_before == 0, (
-        f"API writes in a converged window: {quiet_operator.requests_by_method()}\n{quiet_operator.log_text()[-3000:]}"
+        f"API writes in a converged window: {quiet_operator.requests_by_method()}; changed objects: {changed}; "
+        f"last writes: {[w for w in quiet_operator.log_text().splitlines() if 'kubernetes API write' in w][-4:]}"
     )
-    assert versions(kubectl, namespace, objects) == versions_before
+    assert versions_after == versions_before
     assert {n: events(kubectl, namespace, n) for n in ("pg", "quiet", secret)} == events_before

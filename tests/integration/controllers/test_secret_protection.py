@@ -62,3 +62,11 @@ async def test_missing_secret_is_neither_protected_nor_released(api_client: Any,
     key = make_key(namespace, "absent")
     assert not await protect(kube, Store(), key)
     assert not await release(kube, Store(), key, [])
+
+
+async def test_a_secret_not_cached_yet_is_protected_from_the_api(api_client: Any, namespace: str) -> None:
+    kube = KubeClient(api_client)
+    await kube.create(SECRETS, admin(namespace, "fresh"), namespace)
+    assert await protect(kube, Store(), make_key(namespace, "fresh"))
+    assert FINALIZER in (await kube.get(SECRETS, "fresh", namespace))["metadata"]["finalizers"]
+    await kube.patch(SECRETS, "fresh", {"metadata": {"finalizers": None}}, namespace)
