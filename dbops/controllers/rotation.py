@@ -30,6 +30,7 @@ __all__ = [
     "RotationSettings",
     "ScheduleError",
     "active_user",
+    "discard_due",
     "due_entries",
     "format_time",
     "grantee_name",
@@ -45,6 +46,7 @@ __all__ = [
     "render_name",
     "rotated_accounts",
     "settings_of",
+    "status_after_dual_rotation",
     "status_after_rotation",
     "supersede",
 ]
@@ -54,6 +56,7 @@ SCHEDULE_FIELD = "spec.passwordRotation.schedule"
 MAX_AGE_FIELD = "spec.passwordRotation.maxAge"
 STRATEGY_FIELD = "spec.passwordRotation.strategy"
 ROLE_INHERITANCE = "role-inheritance"
+DUAL_PASSWORD = "dual-password"
 
 # --------------------------------------------------------------------------------------------------------------------
 # Times
@@ -165,6 +168,8 @@ class RotationSettings:
     action: str
     grace_days: int
     ownership_check: bool
+    discard_days: int = 7
+    """`mysql.discardOldPasswordAfterDays`: how long dual-password keeps the previous password."""
 
     @property
     def has_trigger(self) -> bool:
@@ -219,6 +224,7 @@ def settings_of(spec: DatabaseUserSpec) -> RotationSettings | None:
         action=policy.action if policy is not None else "delete",
         grace_days=policy.grace_period_days if policy is not None else 7,
         ownership_check=policy.ownership_check if policy is not None else True,
+        discard_days=config.mysql.discard_old_password_after_days if config.mysql is not None else 7,
     )
 
 
@@ -328,7 +334,8 @@ def initial_status(
     out.setdefault("activeUser", spec.username)
     out["enabled"] = True
     out["strategy"] = settings.strategy
-    out["serviceRole"] = settings.service_role
+    if settings.strategy == ROLE_INHERITANCE:
+        out["serviceRole"] = settings.service_role  # dual-password has none (a recorded one is still ours: kept)
     upcoming = next_rotation_at(settings, last)
     if upcoming is None:
         out.pop("nextRotationAt", None)
@@ -402,6 +409,35 @@ def status_after_rotation(
     else:
         out["nextRotationAt"] = format_time(upcoming)
     return out
+
+
+def status_after_dual_rotation(current: Mapping[str, Any], settings: RotationSettings, now: datetime) -> dict[str, Any]:
+    """The record after a dual-password rotation at `now`: same account, `lastRotatedAt = now`, the retained password
+    discarded at `now + discardOldPasswordAfterDays` (a later rotation retains a newer password, so its time
+    replaces an earlier one), and the next time computed from `now`."""
+    out = dict(current)
+    out.update(
+        enabled=True,
+        strategy=settings.strategy,
+        lastRotatedAt=format_time(now),
+        oldPasswordDiscardAt=format_time(now + timedelta(days=settings.discard_days)),
+    )
+    upcoming = next_rotation_at(settings, now)
+    if upcoming is None:
+        out.pop("nextRotationAt", None)
+    else:
+        out["nextRotationAt"] = format_time(upcoming)
+    return out
+
+
+def discard_due(rotation: Mapping[str, Any] | None, now: datetime) -> bool:
+    """Whether a retained password waits to be discarded and its time has come (an unreadable time counts as come:
+    the old password must not live on because a timestamp was mangled)."""
+    value = (rotation or {}).get("oldPasswordDiscardAt")
+    if not value:
+        return False
+    when = parse_time(value)
+    return when is None or now >= when
 
 
 def due_entries(pending: Sequence[Mapping[str, Any]], now: datetime, *, recheck_blocked: bool) -> list[str]:

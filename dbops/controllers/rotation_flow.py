@@ -18,6 +18,12 @@ The user controller drives one `RotationFlow` per reconcile, in the order of beh
    disabled or kept;
 6. `requeue_after(base)`: the earliest rotation timer.
 
+Strategy `dual-password` (MySQL 8.0.14+) uses the same steps with a different engine capability
+(`DualPasswordAdapter`): `detect()` (before step 1) asks the server whether it keeps a retained second password and
+refuses the strategy where it does not; step 2 only records `status.rotation`; step 4 sets a generated password on
+every host entry of the active account retaining the current one, rewrites the Secret (same username) and records
+`oldPasswordDiscardAt`; step 5 discards the retained password once that time has passed.
+
 Failures of 4 and 5 are `RotationFailure`s: the controller reports them with `RotationFailed` (once per distinct
 error, remembered in the `Synced` message) and retries with backoff.
 """
@@ -35,7 +41,13 @@ from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.instances import ResolvedInstance
 from dbops.engines.base import EngineAdapter, EngineError
 from dbops.engines.connection import ConnectionFailure
-from dbops.engines.rotation import RotationAdapter, ServiceRoleMissing, rotation_adapter
+from dbops.engines.rotation import (
+    DualPasswordAdapter,
+    RotationAdapter,
+    ServiceRoleMissing,
+    dual_password_adapter,
+    rotation_adapter,
+)
 from dbops.metrics import metric_namespace
 from dbops.secrets.password import PasswordPolicy, generate_password
 
@@ -45,6 +57,11 @@ SecretWriter = Callable[[str, str], Awaitable[None]]
 """Rewrites the credentials Secret for (username, password); raises on failure."""
 
 ROTATION_FAILED_PREFIX = "password rotation failed: "
+NOT_WITHDRAWN = "the new password could not be withdrawn"
+"""Ends a dual-password failure after which the server may hold a password nobody was given as its primary one (the
+Secret write and the undo both failed). The controller keeps the message in the `Synced` condition, so the retry,
+also after a restart, first makes the Secret's password primary again; otherwise its RETAIN would keep the unknown
+password and drop the one every client has."""
 
 
 class RotationFailure(EngineError):
@@ -83,17 +100,47 @@ class RotationFlow:
         self.spec = obj.spec
         self.settings = rot.settings_of(obj.spec)
         self.engine: RotationAdapter | None = rotation_adapter(adapter)
+        self.dual: DualPasswordAdapter | None = dual_password_adapter(adapter)
+        self.server_label: str | None = None
+        """Engine and version of the server, once `detect()` read them (for the refusal's message)."""
         self.unavailable: str | None = None
         """Why configured rotation cannot run here (reported as unsupported), or None."""
         if self.settings is not None:
             if self.settings.strategy != rot.ROLE_INHERITANCE:
-                self.unavailable = rot.STRATEGY_FIELD  # dual-password: the adapter reports it for its engine
+                if self.dual is None:
+                    self.unavailable = rot.STRATEGY_FIELD  # dual-password: the adapter reports it for its engine
             elif self.engine is None:
                 self.unavailable = f"{rot.ROTATION_FIELD} ({instance.engine})"
+        self.rotating = False
+        """Whether rotation (either strategy) is in effect for this reconcile."""
+        self._update_rotating()
+
+    def _update_rotating(self) -> None:
         self.rotating = (
-            self.settings is not None and self.unavailable is None and obj.spec.existing_password_secret is None
+            self.settings is not None and self.unavailable is None and self.spec.existing_password_secret is None
         )
-        """Whether role-inheritance rotation is in effect for this reconcile."""
+
+    @property
+    def inheriting(self) -> bool:
+        """Whether role-inheritance rotation (service role, generated accounts) is in effect."""
+        return self.rotating and self.settings is not None and self.settings.strategy == rot.ROLE_INHERITANCE
+
+    @property
+    def dual_password(self) -> bool:
+        """Whether dual-password rotation is in effect (the server was found to support it, or not asked yet)."""
+        return self.rotating and self.settings is not None and self.settings.strategy == rot.DUAL_PASSWORD
+
+    async def detect(self) -> None:
+        """Before `report_options`: for dual-password, ask the server whether it keeps a retained second password
+        (MySQL 8.0.14+; one catalog round trip the server handle caches) and refuse the strategy where it does not,
+        naming the engine and version. Nothing for other strategies or engines."""
+        if not self.dual_password or self.dual is None:
+            return
+        support = await self.dual.support()
+        self.server_label = support.server
+        if not support.available:
+            self.unavailable = rot.STRATEGY_FIELD
+            self._update_rotating()
 
     # State --------------------------------------------------------------------------------------------------------
 
@@ -127,13 +174,13 @@ class RotationFlow:
         invalid = self.settings.invalid_values(self.spec) if self.settings is not None else []
         hint = ""
         if rot.STRATEGY_FIELD in unsupported:
-            where = (
-                "is not implemented by this build"
-                if self.instance.engine == "mysql"
-                else f"is not available on {self.instance.engine} (MySQL 8.0.14 and later only)"
-            )
+            # What is reported as not applied is not done, whoever found it (the adapter's own report included).
+            self.unavailable = self.unavailable or rot.STRATEGY_FIELD
+            self._update_rotating()
+            where = self.server_label or self.instance.engine
             hint = (
-                f"passwordRotation.strategy dual-password {where}; no rotation happens, use strategy role-inheritance"
+                f"passwordRotation.strategy dual-password is not available on {where} (MySQL 8.0.14 and later "
+                "only); no rotation happens, use strategy role-inheritance"
             )
         previous = draft.previous_condition("OptionsHonored") or {}
         before = str(previous.get("message") or "") if previous.get("status") == "False" else ""
@@ -179,7 +226,10 @@ class RotationFlow:
         `DependencyNotReady`), `EngineError` / `ConnectionFailure` as usual.
         """
         previous = self.draft.before.get("rotation")
-        if not self.rotating or self.settings is None or self.engine is None:
+        if self.dual_password and self.settings is not None:
+            self.draft.set(rotation=rot.initial_status(self.settings, self.spec, previous, self.now))
+            return
+        if not self.inheriting or self.settings is None or self.engine is None:
             record = rot.disabled_status(previous) if previous and previous.get("enabled") else previous
             if record is not None:
                 self.draft.set(rotation=record)
@@ -204,7 +254,7 @@ class RotationFlow:
         password when it was dropped out of band: event `Created` "Recreated") and carries the spec when `apply`."""
         if self.engine is None:
             return
-        if self.rotating and self.settings is not None:
+        if self.inheriting and self.settings is not None:
             await self.engine.ensure_member(self.settings.service_role, self.spec.username)
         name = self._rotated_active()
         role = str(self.record.get("serviceRole") or "")
@@ -249,17 +299,15 @@ class RotationFlow:
         written back when rewriting the Secret fails half-way (the template layout writes two Secrets), before the
         new account is dropped again.
         """
-        if not self.due() or self.settings is None or self.engine is None:
+        if not self.due() or self.settings is None:
+            return False
+        if self.dual_password:
+            return await self._rotate_dual(write_secret, current_password)
+        if self.engine is None:
             return False
         settings, engine, spec = self.settings, self.engine, self.spec
         previous_user = self.active_user
-        config = spec.password_secret
-        policy = PasswordPolicy(
-            length=config.length if config else 32,
-            include_special_chars=config.include_special_chars if config else True,
-            exclude_chars=(config.exclude_chars or "") if config else "",
-        )
-        password = generate_password(policy)
+        password = self._new_password()
         taken = {spec.username, previous_user, *(str(e.get("user")) for e in self.record.get("pendingDeletion") or ())}
         created: str | None = None
         try:
@@ -313,11 +361,96 @@ class RotationFlow:
         )
         return True
 
+    def _new_password(self) -> str:
+        config = self.spec.password_secret
+        policy = PasswordPolicy(
+            length=config.length if config else 32,
+            include_special_chars=config.include_special_chars if config else True,
+            exclude_chars=(config.exclude_chars or "") if config else "",
+        )
+        return generate_password(policy)
+
+    async def _rotate_dual(self, write_secret: SecretWriter, current_password: str) -> bool:
+        """behaviour.md 8.6 `dual-password`: a generated password set with the current one retained (every host
+        entry), the Secret rewritten for the same account, `oldPasswordDiscardAt` recorded, `PasswordRotated`.
+
+        The server goes first, so every password a Secret ever published logs in while the Secret is rewritten. When
+        the Secret cannot be written, the Secret's password is made primary again (the retained one is that same
+        password, so the new one is simply gone); when even that fails, the failure says so and the retry starts with
+        that undo.
+        """
+        assert self.settings is not None and self.dual is not None
+        settings, dual, user = self.settings, self.dual, self.active_user
+        password = self._new_password()
+        slot = self.host.ctx.servers.operation
+        key = self.instance.target.key
+        in_doubt = NOT_WITHDRAWN in str((self.draft.previous_condition("Synced") or {}).get("message") or "")
+        try:
+            async with slot(key):
+                if in_doubt:
+                    await dual.restore_password(user, current_password)
+                await dual.rotate_password(user, password)
+            try:
+                await write_secret(user, password)
+            except Exception as error:
+                with contextlib.suppress(Exception):
+                    await write_secret(user, current_password)
+                try:
+                    async with slot(key):
+                        await dual.restore_password(user, current_password)
+                except (EngineError, ConnectionFailure):
+                    detail = f"writing the credentials Secret failed ({error.__class__.__name__}); {NOT_WITHDRAWN}"
+                    raise EngineError(detail) from None
+                raise
+        except (EngineError, ConnectionFailure) as error:
+            self._operation(False)
+            raise RotationFailure(f"{ROTATION_FAILED_PREFIX}{error}") from None
+
+        record = rot.status_after_dual_rotation(self.record, settings, self.now)
+        secret = dict(self.draft.data.get("secret") or {})
+        secret["lastRotatedAt"] = rot.format_time(self.now)
+        self.draft.set(rotation=record, secret=secret)
+        meta = self.raw["metadata"]
+        # Persist at once, like role-inheritance: the discard time must survive a crash right after this point.
+        await self.host.ctx.client.patch_status(
+            self.host.resource,
+            meta["name"],
+            {"status": {"rotation": record, "secret": {"lastRotatedAt": secret["lastRotatedAt"]}}},
+            meta.get("namespace"),
+        )
+        self._operation(True)
+        self.host.normal(
+            self.raw,
+            "PasswordRotated",
+            f"Rotated the password of {user} keeping the previous one until {record['oldPasswordDiscardAt']} "
+            "(dual-password)",
+        )
+        return True
+
+    async def discard_old_password(self) -> None:
+        """Once `oldPasswordDiscardAt` has passed: DISCARD OLD PASSWORD on the account, then the time leaves the
+        record, so it happens once (also after rotation was switched off: the retained password is still ours).
+        Raises RotationFailure."""
+        record = self.record
+        if self.dual is None or not rot.discard_due(record, self.now):
+            return
+        user = self.active_user
+        try:
+            async with self.host.ctx.servers.operation(self.instance.target.key):
+                if (await self.dual.support()).available:  # a record carried over to another server: nothing kept
+                    await self.dual.discard_old_password(user)
+        except (EngineError, ConnectionFailure) as error:
+            raise RotationFailure(f"{ROTATION_FAILED_PREFIX}discarding the old password of {user}: {error}") from None
+        record.pop("oldPasswordDiscardAt", None)
+        self.draft.set(rotation=record)
+
     # 5. Superseded accounts ----------------------------------------------------------------------------------------
 
     async def superseded(self, *, recheck_blocked: bool) -> None:
         """Apply `oldUserPolicy.action` to superseded accounts whose grace period is over; finished entries leave the
-        list, accounts owning objects become `blocked` (re-checked when `recheck_blocked`). Raises RotationFailure."""
+        list, accounts owning objects become `blocked` (re-checked when `recheck_blocked`). A dual-password rotation's
+        retained password is discarded when due (`discard_old_password`). Raises RotationFailure."""
+        await self.discard_old_password()
         record = self.record
         entries = [dict(e) for e in record.get("pendingDeletion") or ()]
         due = rot.due_entries(entries, self.now, recheck_blocked=recheck_blocked)

@@ -148,6 +148,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             password, source, source_version = await self._password(obj, secret_name, secret_namespace)
             adapter = await adapter_for(self.ctx, instance)
             rotation = RotationFlow(self, obj, raw, draft, rid, instance, adapter)
+            await rotation.detect()
             rotation.report_options(adapter.unsupported_user_fields(spec, None))
             async with self.ctx.servers.operation(instance.target.key):
                 await rotation.prepare()

@@ -1,4 +1,4 @@
-"""What role-inheritance password rotation needs from an engine (behaviour.md 8.6, engines.md 2.2).
+"""What password rotation needs from an engine (behaviour.md 8.6, engines.md 2.2, 4.2, 4.7).
 
 Like auto-ownership and initSQL this is a capability rather than part of `EngineAdapter`: an engine that can rotate
 gets a small `RotationAdapter` wrapper around its adapter (`rotation_adapter`), and the user controller reports
@@ -7,16 +7,29 @@ handle, so the adapter stays the single place that knows the engine's account ma
 
 Account names passed here are server names; anything the operator generates has already been cut to
 `name_limit` bytes by the caller (`dbops.controllers.rotation.name_candidates`).
+
+The `dual-password` strategy is a second, smaller capability (`DualPasswordAdapter`, `dual_password_adapter`): one
+account keeps its name and holds two passwords for a while. Only the MySQL family has an implementation, and whether
+the connected server can do it (MySQL 8.0.14+, never MariaDB) is only known once its version has been read, so the
+capability answers `support()` asynchronously; the flow refuses the strategy where it is not available.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines.base import EngineAdapter, OwnedObject
 
-__all__ = ["RotationAdapter", "ServiceRoleMissing", "rotation_adapter"]
+__all__ = [
+    "DualPasswordAdapter",
+    "DualPasswordSupport",
+    "RotationAdapter",
+    "ServiceRoleMissing",
+    "dual_password_adapter",
+    "rotation_adapter",
+]
 
 
 @runtime_checkable
@@ -89,3 +102,53 @@ def rotation_adapter(adapter: EngineAdapter) -> RotationAdapter | None:
     if not isinstance(adapter, PostgresAdapter):
         return None
     return PostgresRotation(adapter)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# dual-password
+
+
+@dataclass(frozen=True)
+class DualPasswordSupport:
+    """Whether the connected server keeps a retained second password, and how to name the server in a message
+    (engine and version, e.g. `MariaDB 10.11.6`: behaviour.md 8.6 wants both when the strategy is refused)."""
+
+    available: bool
+    server: str
+
+
+@runtime_checkable
+class DualPasswordAdapter(Protocol):
+    """Dual-password rotation of one account on one server (behaviour.md 8.6 `dual-password`)."""
+
+    async def support(self) -> DualPasswordSupport:
+        """Read (once) what the server is; never changes anything."""
+        ...
+
+    async def rotate_password(self, name: str, password: str) -> None:
+        """Set `password` on every host entry of `name`, retaining the current password as the second one."""
+        ...
+
+    async def restore_password(self, name: str, password: str) -> None:
+        """Undo a rotation whose Secret could not be written: `password` (the one the Secret still holds) becomes the
+        primary password again on every host entry, without retention, so the retained one (the same password) stays
+        and the never-published new one is gone."""
+        ...
+
+    async def discard_old_password(self, name: str) -> None:
+        """Discard the retained password on every host entry; an account without one needs nothing."""
+        ...
+
+
+def dual_password_adapter(adapter: EngineAdapter) -> DualPasswordAdapter | None:
+    """The dual-password capability of an instance's adapter, or None where this build has none (every engine but
+    MySQL/MariaDB; on MariaDB it exists and reports the strategy unavailable, so the message names the version)."""
+    if getattr(adapter, "engine", None) not in ("mysql", "mariadb"):
+        return None
+    from dbops.engines.mysql import MySQLAdapter  # the driver is only loaded for the MySQL family
+
+    if not isinstance(adapter, MySQLAdapter):
+        return None
+    from dbops.engines.mysql_rotation import MySQLDualPassword
+
+    return MySQLDualPassword(adapter)

@@ -20,6 +20,7 @@ from dbops.engines.clickhouse import ClickHouseAdapter
 from dbops.engines.cockroach import CockroachAdapter
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.mysql import MySQLAdapter
+from dbops.engines.mysql_drift import MySQLUserDrift
 from dbops.engines.postgres_adapter import PostgresAdapter, PostgresUserDrift
 
 
@@ -34,11 +35,12 @@ def spec(**rotation: Any) -> DatabaseUserSpec:
     return DatabaseUserSpec.model_validate(body)
 
 
-def test_only_postgres_has_a_user_drift_half() -> None:
+def test_user_drift_halves_per_engine() -> None:
     assert isinstance(user_drift_support(PostgresAdapter(settings("postgres"))), PostgresUserDrift)
     # CockroachDB subclasses the PostgreSQL adapter; it must not inherit the half.
     assert user_drift_support(CockroachAdapter(settings("cockroachdb"))) is None
-    assert user_drift_support(MySQLAdapter(settings("mysql"))) is None
+    assert isinstance(user_drift_support(MySQLAdapter(settings("mysql"))), MySQLUserDrift)
+    assert isinstance(user_drift_support(MySQLAdapter(settings("mariadb"))), MySQLUserDrift)
     assert user_drift_support(ClickHouseAdapter(settings("clickhouse"))) is None
 
 
