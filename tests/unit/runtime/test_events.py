@@ -220,3 +220,52 @@ async def test_emit_on_change() -> None:
         await b.flush(1)
     assert built == [1]
     assert [e["reason"] for e in api.events.values()] == ["Connected"]
+
+
+class SlowEventsApi(FakeEventsApi):
+    """Each write takes a while; records how many are in flight at once and whether one Event is ever written twice
+    concurrently."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight: set[str] = set()
+        self.peak = 0
+        self.overlapped = False
+
+    async def _slow(self, name: str) -> None:
+        if name in self.in_flight:
+            self.overlapped = True
+        self.in_flight.add(name)
+        self.peak = max(self.peak, len(self.in_flight))
+        await asyncio.sleep(0.01)
+        self.in_flight.discard(name)
+
+    async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        await self._slow(body["metadata"]["name"])
+        return await super().create(resource, body, namespace)
+
+    async def patch(self, resource: Resource, name: str, patch: Any, namespace: str | None = None, **_: Any) -> Any:
+        await self._slow(name)
+        return await super().patch(resource, name, patch, namespace)
+
+
+async def test_writers_drain_a_burst_concurrently_without_sharing_an_event() -> None:
+    api = SlowEventsApi()
+    b = EventBroadcaster(cast(KubeClient, api), reporting_instance="p", writers=4, burst=100)
+    task = asyncio.create_task(b.run())
+    try:
+        rec = b.recorder("c")
+        for i in range(40):
+            rec.normal({**DB, "metadata": {**DB["metadata"], "name": f"db{i}", "uid": f"u{i}"}}, "R", "m")
+        for _ in range(5):  # repeats of one Event while it may be in flight: folded, never written twice at once
+            rec.normal(DB, "R", "same")
+        assert await b.flush(5.0)
+        assert api.peak > 1 and not api.overlapped
+        assert len(api.events) == 41
+        same = [e for e in api.events.values() if e["message"] == "same"]
+        assert len(same) == 1 and same[0]["count"] == 5
+        assert b.pending == 0
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
