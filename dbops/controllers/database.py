@@ -382,7 +382,10 @@ class DatabaseReconciler(KindReconciler[Database]):
     @staticmethod
     def _database_status(draft: StatusDraft, observed: ObservedDatabase) -> dict[str, Any]:
         status = dict(draft.data.get("database") or {})
-        status.update({"name": observed.name, "owner": observed.owner, "sizeBytes": observed.size_bytes})
+        # The size is recorded once; afterwards only the instance's size refresh (behaviour.md 6.5) updates it. A
+        # fresh database grows for a while, and rewriting its size on every reconcile made resyncs write status.
+        size = status.get("sizeBytes", observed.size_bytes)
+        status.update({"name": observed.name, "owner": observed.owner, "sizeBytes": size})
         return {k: v for k, v in status.items() if v is not None}
 
     def publish_stored(self, obj: Database, draft: StatusDraft) -> None:

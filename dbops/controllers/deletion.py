@@ -18,6 +18,7 @@ again.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import re
@@ -309,12 +310,28 @@ async def run_gates(
                 await reconciler.ctx.client.delete(dependent.resource, dependent.name, dependent.namespace or None)
         return Result(requeue_after=CASCADE_RECHECK_SECONDS)
 
-    if confirmation.get("required") is False:
+    if confirmation.get("required") is False and _first_completion((raw.get("metadata") or {}).get("uid")):
         total = _cascade_total(confirmation)
         reconciler.normal(
             raw, "CascadeDeleteComplete", f"Cascade delete of {kind} {name} finished: {total} dependents deleted"
         )
     return None
+
+
+_COMPLETED: collections.OrderedDict[str, None] = collections.OrderedDict()
+"""UIDs whose CascadeDeleteComplete was emitted. The object may be reconciled once more between the event and the
+finalizer removal showing in the cache (a watch event of its own cleanup wakes it); the event is said once."""
+
+
+def _first_completion(uid: str | None) -> bool:
+    if not uid:
+        return True
+    if uid in _COMPLETED:
+        return False
+    _COMPLETED[uid] = None
+    if len(_COMPLETED) > 4096:
+        _COMPLETED.popitem(last=False)
+    return True
 
 
 async def cleanup_failed(

@@ -20,6 +20,7 @@ the CockroachDB subclass reads and alters databases differently and must not inh
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from datetime import datetime
@@ -45,7 +46,7 @@ from dbops.engines.initsql import POSTGRES as POSTGRES_SPLIT
 from dbops.engines.initsql import InitSQLRun, InitSQLRunner, literal_contents
 from dbops.engines.ownership import OwnershipAdapter, OwnershipNames
 from dbops.engines.postgres import STATEMENT_SECONDS, ConnectionObserver, PostgresServer
-from dbops.engines.postgres_errors import describe, server_errors
+from dbops.engines.postgres_errors import PostgresEngineError, describe, server_errors
 from dbops.engines.postgres_mapping import (
     ATTRIBUTE_KEYS,
     attribute_differences,
@@ -95,6 +96,10 @@ __all__ = [
 LONG_SECONDS = 600.0
 """Limit for long statements: creating (copying a template) or dropping a database, moving it to another
 tablespace, reassigning ownership (behaviour.md 2: 10 min)."""
+
+
+CONCURRENT_DROP_ATTEMPTS = 3
+"""Attempts at dropping an account whose databases a cascade drops concurrently."""
 
 
 class PostgresAdapter:
@@ -541,6 +546,18 @@ class PostgresAdapter:
         owns, database privileges) and in every other database where pg_shdepend lists the role, then DROP ROLE IF
         EXISTS. Databases refusing connections are skipped; the DROP ROLE then names what is left there."""
         pg_ident(username, "spec.username")
+        for attempt in range(CONCURRENT_DROP_ATTEMPTS):
+            try:
+                await self._drop_account_once(username)
+                return
+            except PostgresEngineError as error:
+                # "tuple concurrently deleted/updated": a cascade drops the account's databases at the same moment
+                # (pg_shdepend rows vanish under REASSIGN/DROP OWNED). Done again, it finds a settled catalog.
+                if attempt == CONCURRENT_DROP_ATTEMPTS - 1 or "concurrently" not in str(error):
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def _drop_account_once(self, username: str) -> None:
         cleanup = [sql.reassign_owned(username, self.admin), sql.drop_owned(username)]
         drop = sql.drop_role(username)
         if not await self._fetch(catalog.role_attributes(username)):
@@ -549,7 +566,14 @@ class PostgresAdapter:
         await self._execute(cleanup, seconds=LONG_SECONDS)
         for row in await self._fetch(catalog.role_dependency_databases(username)):
             if row["allow_connections"] and row["database"] != self.settings.database:
-                await self._execute(cleanup, database=row["database"], seconds=LONG_SECONDS)
+                try:
+                    await self._execute(cleanup, database=row["database"], seconds=LONG_SECONDS)
+                except (EngineError, ConnectionFailure):
+                    # A database dropped meanwhile (a cascade drops databases and accounts concurrently) holds
+                    # nothing of the role any more; any other failure is real.
+                    if await self._fetch(catalog.database_attributes(row["database"])):
+                        raise
+                    await self._server.close_database(row["database"])
         await self._execute([drop], seconds=LONG_SECONDS)
 
     # Roles and grants (RoleGrantAdapter; the work is in `postgres_access`) ----------------------------------------

@@ -67,14 +67,21 @@ async def test_a_confirmed_instance_cascade_removes_protected_dependents_grants_
     wait_for(all_gone, 90, "the cascade to remove grant, database, user and instance", interval=0.3)
     assert gone_at["g"] <= min(gone_at["db"], gone_at["app"]) <= gone_at["pg"], gone_at
 
+    # Events are written asynchronously: the last ones may land just after their objects are gone, so wait for the
+    # final ones before counting.
+    final = (("pg", "CascadeDeleteComplete"), ("db", "CascadeDeleteComplete"), ("db", "Deleted"), ("app", "Deleted"))
+    wait_for(
+        lambda: all(count(kubectl, namespace, n, r) >= 1 for n, r in final),
+        15,
+        f"the final events {final}",
+    )
     # The protected dependents never blocked, and the cascade was confirmed once and completed once.
     for name in ("g", "db", "app"):
         assert count(kubectl, namespace, name, "DeletionBlocked") == 0, name
         assert count(kubectl, namespace, name, "ForceDeletePending") == 0, name
     assert count(kubectl, namespace, "pg", "ForceDeletePending") == 1
-    assert count(kubectl, namespace, "pg", "CascadeDeleteComplete") == 1
-    assert count(kubectl, namespace, "db", "Deleted") == 1 and count(kubectl, namespace, "app", "Deleted") == 1
-    assert count(kubectl, namespace, "db", "CascadeDeleteComplete") == 1, "the Database cascaded to its grant"
+    for name, reason in final:
+        assert count(kubectl, namespace, name, reason) == 1, (name, reason)
 
     pg = dev_env.postgres
     conn: Any = await asyncpg.connect(

@@ -317,7 +317,9 @@ async def test_drop_ends_other_sessions(adapter: PostgresAdapter, su: Superuser,
         assert await other.fetchval("SELECT 1") == 1
         await adapter.drop_database(name)
         assert await adapter.observe_database(name) is None
-        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError)):
+        with pytest.raises(
+            (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, ConnectionError)
+        ):
             await other.fetchval("SELECT 1")
     finally:
         other.terminate()
