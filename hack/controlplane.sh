@@ -52,7 +52,7 @@ start_apiserver() {
     --api-audiences https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range 10.96.0.0/24 \
     --disable-admission-plugins ServiceAccount \
-    --profiling=false --v=1
+    --profiling="${DBOPS_APISERVER_PROFILING:-false}" --v=1
   wait_until 120 "kube-apiserver /readyz" apiserver_ready
   log "kube-apiserver ready at $apiserver_url"
 }

@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
+import aiohttp.helpers
+import yarl
 from kubernetes_asyncio import client as k8s_client
 from kubernetes_asyncio import config as k8s_config
 
@@ -196,6 +198,8 @@ class KubeClient:
         self._owns = owns_api_client
         self.write_observers: list[WriteObserver] = []
         self.max_429_retries = 3
+        self._http: aiohttp.ClientSession | None = None
+        self._transport_options = self._resolve_transport_options()
 
     @classmethod
     async def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None, **kw: Any) -> KubeClient:
@@ -220,6 +224,8 @@ class KubeClient:
             return await cls.from_kubeconfig(None, **kw)
 
     async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
         if self._owns:
             await self.api_client.close()
 
@@ -233,8 +239,35 @@ class KubeClient:
 
     @property
     def _session(self) -> aiohttp.ClientSession:
-        session: aiohttp.ClientSession = self.api_client.rest_client.pool_manager
-        return session
+        """A session of our own on the ``ApiClient``'s connector (its TLS settings and connection pool).
+
+        kubernetes-asyncio opens its session with ``trust_env=True``, which makes aiohttp read ``~/.netrc`` and the
+        proxy environment in a worker thread on every request: two thread hops per request, about 5 % of the
+        operator's CPU while 1,000 users are created. Ours has ``trust_env`` off; the proxy is resolved once instead
+        (:meth:`_resolve_transport_options`).
+        """
+        if self._http is None or self._http.closed:
+            pool: aiohttp.ClientSession = self.api_client.rest_client.pool_manager
+            self._http = aiohttp.ClientSession(connector=pool.connector, connector_owner=False, read_bufsize=2**21)
+        return self._http
+
+    def _resolve_transport_options(self) -> dict[str, Any]:
+        """Per-request options fixed for the client's life: TLS server name, and the proxy (the kubeconfig's
+        ``proxy-url``, else ``HTTPS_PROXY``/``NO_PROXY`` from the environment as client-go reads them)."""
+        options: dict[str, Any] = {}
+        if self.configuration.tls_server_name:
+            options["server_hostname"] = self.configuration.tls_server_name
+        if self.configuration.proxy:
+            options["proxy"] = self.configuration.proxy
+            if self.configuration.proxy_headers:
+                options["proxy_headers"] = self.configuration.proxy_headers
+            return options
+        try:
+            proxy, proxy_auth = aiohttp.helpers.get_env_proxy_for_url(yarl.URL(self.host))
+        except LookupError:
+            return options
+        options["proxy"], options["proxy_auth"] = proxy, proxy_auth
+        return options
 
     async def _headers(self, accept: str, content_type: str | None) -> dict[str, str]:
         headers = {"Accept": accept, "User-Agent": self.user_agent}
@@ -276,9 +309,6 @@ class KubeClient:
             connect=self.connect_timeout,
             sock_connect=self.connect_timeout,
         )
-        extra: dict[str, Any] = {}
-        if self.configuration.tls_server_name:
-            extra["server_hostname"] = self.configuration.tls_server_name
         attempt = 0
         while True:
             if self.limiter is not None:
@@ -286,7 +316,7 @@ class KubeClient:
             headers = await self._headers(accept, content_type)
             try:
                 async with self._session.request(
-                    method, url, data=data, headers=headers, timeout=client_timeout, **extra
+                    method, url, data=data, headers=headers, timeout=client_timeout, **self._transport_options
                 ) as resp:
                     text = await resp.text()
                     status = resp.status
@@ -480,11 +510,10 @@ class KubeClient:
         client_timeout = aiohttp.ClientTimeout(
             total=None, connect=self.connect_timeout, sock_connect=self.connect_timeout
         )
-        extra: dict[str, Any] = {}
-        if self.configuration.tls_server_name:
-            extra["server_hostname"] = self.configuration.tls_server_name
         try:
-            resp_cm = self._session.request("GET", url, headers=headers, timeout=client_timeout, **extra)
+            resp_cm = self._session.request(
+                "GET", url, headers=headers, timeout=client_timeout, **self._transport_options
+            )
             resp = await asyncio.wait_for(resp_cm.__aenter__(), inactivity_timeout)
         except (aiohttp.ClientError, OSError) as exc:
             self._count("<error>", "WATCH")

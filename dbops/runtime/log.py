@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -72,6 +72,22 @@ def configure_logging(level: str = "info", fmt: str = "json", stream: TextIO | N
 
 
 def get_logger(name: str, **fields: Any) -> structlog.typing.FilteringBoundLogger:
-    """A bound logger whose lines carry ``logger=<name>`` (plus ``fields``)."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger().bind(logger=name, **fields)
-    return logger
+    """A logger whose lines carry ``logger=<name>`` (plus ``fields``).
+
+    It is a lazy proxy that assembles itself from the configuration current at each call, so a module-level logger
+    created at import time still honours the ``--log-level``/``--log-format`` that :func:`configure_logging` applies
+    later (binding eagerly froze structlog's default, a console renderer at debug level, into such loggers).
+    """
+    return cast(structlog.typing.FilteringBoundLogger, _LazyLogger({"logger": name, **fields}))
+
+
+class _LazyLogger:
+    """Binds ``fields`` onto a logger assembled from the current configuration at every call (a few microseconds)."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self._fields = fields
+
+    def __getattr__(self, method: str) -> Any:
+        return getattr(structlog.get_logger().bind(**self._fields), method)

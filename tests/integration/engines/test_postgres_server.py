@@ -64,6 +64,37 @@ async def test_pooled_sessions_are_reused(admin: ConnectionSettings) -> None:
         await server.close()
 
 
+async def test_catalog_queries_are_prepared_once_per_session(admin: ConnectionSettings) -> None:
+    server = PostgresServer(admin)
+    query = "SELECT rolname FROM pg_roles WHERE rolname = $1"
+    try:
+        for _ in range(3):
+            assert await server.fetchval(query, admin.username) == admin.username
+        prepared = await server.fetch("SELECT statement FROM pg_prepared_statements")
+        assert [row["statement"] for row in prepared].count(query) == 1
+    finally:
+        await server.close()
+
+
+async def test_a_pooler_that_loses_prepared_statements_switches_the_server_to_unprepared_queries(
+    admin: ConnectionSettings,
+) -> None:
+    """PgBouncer in transaction mode (< 1.21) hands a session's next query to another server connection, where its
+    prepared statement does not exist; `DEALLOCATE ALL` behind the driver's back reproduces exactly that answer."""
+    observer = CountingObserver()
+    server = PostgresServer(admin, observer)
+    query = "SELECT count(*) FROM pg_roles WHERE rolname = $1"
+    try:
+        assert await server.fetchval(query, admin.username) == 1
+        await server.execute("DEALLOCATE ALL")  # the one pooled session forgets the cached statement
+        assert await server.fetchval(query, admin.username) == 1, "answered after switching to unprepared queries"
+        assert observer.attempts == [True, True], "the pool was replaced once"
+        await server.fetchval(query, admin.username)
+        assert await server.fetch("SELECT name FROM pg_prepared_statements") == []
+    finally:
+        await server.close()
+
+
 @pytest.mark.parametrize(
     ("change", "category"),
     [

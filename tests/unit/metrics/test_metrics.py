@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -96,6 +98,30 @@ def test_resource_count_has_every_phase_and_vanishes_with_the_last_object(metric
     assert series(metrics, "dbops_resource_count") == []
 
 
+def test_resource_counts_follow_any_sequence_of_phase_changes_and_deletions(metrics: Metrics) -> None:
+    """The counter updates incrementally; after every step it must equal a recount of the objects' phases."""
+    phases = ("Pending", "Ready", "Failed")
+    rng = random.Random(7)
+    truth: dict[str, str] = {}
+    for _ in range(500):
+        name = f"o{rng.randrange(12)}"
+        if rng.random() < 0.2:
+            metrics.resources.forget("DatabaseUser", "ns", name)
+            truth.pop(name, None)
+        else:
+            phase = rng.choice((*phases, None))
+            metrics.resources.observe("DatabaseUser", phases, "ns", name, phase)
+            truth[name] = phase or "Pending"
+        values = {
+            sample.labels["phase"]: sample.value
+            for family in metrics.registry.collect()
+            for sample in family.samples
+            if sample.name == "dbops_resource_count"
+        }
+        expected = {p: sum(1 for v in truth.values() if v == p) for p in phases} if truth else {}
+        assert values == expected
+
+
 def test_forget_series_removes_only_the_matching_object(metrics: Metrics) -> None:
     for status in ("success", "failure"):
         metrics.connection_attempts.labels("pg", "postgres", status, "ns").inc()
@@ -106,3 +132,11 @@ def test_forget_series_removes_only_the_matching_object(metrics: Metrics) -> Non
     assert remaining == {"other"}
     assert series(metrics, "dbops_connection_latency_seconds_count") == []
     assert forget_series(metrics.database_operations, instance="pg") == 0, "metrics without the label are untouched"
+
+
+def test_forget_series_with_every_label_removes_exactly_that_series(metrics: Metrics) -> None:
+    for name in ("a", "b"):
+        metrics.drift_detected.labels("DatabaseUser", name, "ns").set(1)
+    forget_series(metrics.drift_detected, resource_type="DatabaseUser", name="a", namespace="ns")
+    forget_series(metrics.drift_detected, resource_type="DatabaseUser", name="gone", namespace="ns")
+    assert [s["name"] for s in series(metrics, "dbops_drift_detected")] == ["b"]

@@ -57,3 +57,18 @@ def test_level_filter_and_validation() -> None:
             configure_logging("info", "xml")
     finally:
         structlog.reset_defaults()
+
+
+def test_a_logger_made_before_configuration_follows_it() -> None:
+    """Module-level loggers (``_log = get_logger(...)`` at import) must honour the level and format set later."""
+    structlog.reset_defaults()
+    early = get_logger("kube-client", component="early")
+    buf = io.StringIO()
+    configure_logging("info", "json", stream=buf)
+    try:
+        early.debug("kubernetes API write")
+        early.info("shown")
+        (line,) = lines(buf)
+        assert line["msg"] == "shown" and line["logger"] == "kube-client" and line["component"] == "early"
+    finally:
+        structlog.reset_defaults()
