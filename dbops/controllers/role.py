@@ -165,7 +165,11 @@ class RoleReconciler(KindReconciler[Any]):
             return None  # woken by the instance's watch when it becomes Ready
         engine = instance.engine
         created_at = (draft.before.get("role") or {}).get("createdAt")
+        # A creation whose role exists but whose grants failed (a database that does not exist yet) is finished by
+        # the next reconcile: still a creation, not a take-over of a role somebody else made.
+        finishing = bool(created_at) and (draft.previous_condition("Ready") or {}).get("reason") == "CreateFailed"
         step = "create"
+        attempted_create = False
         applied = False
         try:
             adapter = role_adapter(await adapter_for(self.ctx, instance), engine)
@@ -173,6 +177,7 @@ class RoleReconciler(KindReconciler[Any]):
                 observed = await adapter.observe_role(role)
                 fresh = observed is None or not created_at
                 if observed is None:
+                    attempted_create = True
                     await adapter.create_managed_role(spec)
                     self._operation("create", engine, namespace, True)
                     if created_at:
@@ -187,11 +192,15 @@ class RoleReconciler(KindReconciler[Any]):
                     self._operation("create", engine, namespace, True)
                     self.ctx.metrics.adoptions.labels(self.info.kind, "success", namespace).inc()
                     self.normal(raw, "Created", f"Took over existing role {role} on instance {instance.name}")
+                elif finishing:
+                    await adapter.apply_managed_role(spec, observed)
+                    self._operation("create", engine, namespace, True)
+                    self.normal(raw, "Created", f"Created role {role} on instance {instance.name}")
                 elif draft.before.get("observedGeneration") != obj.metadata.generation:
                     step = "update"
                     await adapter.apply_managed_role(spec, observed)
                     self._operation("update", engine, namespace, True)
-                applied = fresh or draft.before.get("observedGeneration") != obj.metadata.generation
+                applied = fresh or finishing or draft.before.get("observedGeneration") != obj.metadata.generation
                 if fresh:
                     draft.set(role={"name": role, "createdAt": _now()})
         except (InvalidSpec, UnsupportedEngine) as error:
@@ -211,6 +220,8 @@ class RoleReconciler(KindReconciler[Any]):
                 if step == "create"
                 else f"{self.info.kind} {name}: apply failed: {error}"
             )
+            if attempted_create and await self._exists(adapter, role):
+                draft.set(role={"name": role, "createdAt": _now()})  # ours: the retry finishes the creation
             draft.set(phase="Failed", message=str(error))
             draft.condition("Ready", False, reason, str(error))
             self._fail_once(raw, draft, rid, reason, str(error), event)
@@ -228,6 +239,14 @@ class RoleReconciler(KindReconciler[Any]):
         if outcome.error is not None:
             raise TransientError(outcome.error)
         return Result(requeue_after=outcome.requeue_after) if outcome.requeue_after is not None else None
+
+    @staticmethod
+    async def _exists(adapter: Any, role: str) -> bool:
+        """Whether a creation that failed part-way left the role on the server (False when that cannot be told)."""
+        try:
+            return await adapter.observe_role(role) is not None
+        except (EngineError, ConnectionFailure, InstanceProblem):
+            return False
 
     async def _check_drift(
         self,

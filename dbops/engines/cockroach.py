@@ -66,6 +66,9 @@ class CockroachAdapter(PostgresAdapter):
     """`EngineAdapter` for CockroachDB; see the module docstring."""
 
     engine = "cockroachdb"
+    atomic_account_creation = False
+    """Role statements one by one, as before: their behaviour inside explicit transactions is not verified here (no
+    CockroachDB cluster on these machines)."""
 
     def __init__(self, settings: ConnectionSettings, observer: ConnectionObserver | None = None) -> None:
         super().__init__(settings, observer)

@@ -180,11 +180,22 @@ class PostgresServer:
             await connection.execute(statement, timeout=seconds)
 
     async def execute_all(
-        self, statements: Sequence[str], *, database: str | None = None, seconds: float = STATEMENT_SECONDS
+        self,
+        statements: Sequence[str],
+        *,
+        database: str | None = None,
+        seconds: float = STATEMENT_SECONDS,
+        atomic: bool = False,
     ) -> None:
-        """Run statements one at a time on one session, in order (CREATE DATABASE and friends refuse transactions)."""
+        """Run statements one at a time on one session, in order. `atomic` runs them in one transaction, so a failure
+        leaves nothing behind; the default runs each on its own (CREATE DATABASE and friends refuse transactions)."""
         pool = await self._pool(database)
         async with pool.acquire() as connection:
+            if atomic:
+                async with connection.transaction():
+                    for statement in statements:
+                        await connection.execute(statement, timeout=seconds)
+                return
             for statement in statements:
                 await connection.execute(statement, timeout=seconds)
 

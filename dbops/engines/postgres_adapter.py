@@ -106,6 +106,8 @@ class PostgresAdapter:
     """`EngineAdapter` for PostgreSQL; see the module docstring. One per instance, shared by every controller."""
 
     engine = "postgres"
+    atomic_account_creation = True
+    """CREATE ROLE, its settings and comment in one transaction (PostgreSQL role DDL is transactional)."""
 
     def __init__(self, settings: ConnectionSettings, observer: ConnectionObserver | None = None) -> None:
         self.settings = settings
@@ -145,11 +147,12 @@ class PostgresAdapter:
         database: str | None = None,
         seconds: float = STATEMENT_SECONDS,
         secrets: Sequence[str | None] = (),
+        atomic: bool = False,
     ) -> None:
         if not statements:
             return
         with server_errors([s for s in secrets if s], seconds=seconds):
-            await self._server.execute_all(statements, database=database, seconds=seconds)
+            await self._server.execute_all(statements, database=database, seconds=seconds, atomic=atomic)
 
     async def _dialect(self) -> sql.PgDialect:
         """The PostgreSQL dialect for the server's major version (read once, refreshed by `check`)."""
@@ -474,7 +477,9 @@ class PostgresAdapter:
         self._account_statements(spec, sql.PgPassword.plaintext(password), comment)  # checks, password included
         secret = await self._password(password)
         statements = self._account_statements(spec, secret, comment)
-        await self._execute(statements, secrets=(password, secret.text))
+        # One transaction: a parameter the server refuses must not leave a half-made role that the next attempt
+        # would "take over" (and count as an adoption).
+        await self._execute(statements, secrets=(password, secret.text), atomic=self.atomic_account_creation)
 
     async def apply_account(self, spec: DatabaseUserSpec, observed: ObservedAccount) -> list[str]:
         """ALTER ROLE with the attributes that differ (only those: a non-superuser admin may not even mention

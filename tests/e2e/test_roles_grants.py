@@ -176,3 +176,44 @@ spec:
     assert count(kubectl, namespace, "reader", "Deleted") == 1
     gone = await app["admin"].fetchval("SELECT count(*) FROM pg_roles WHERE rolname = $1", role_name)
     assert gone == 0
+
+
+async def test_a_role_whose_grants_wait_for_a_database_is_created_not_taken_over(
+    kubectl: Kubectl, namespace: str, pg: str, operator: Operator, dev_env: DevEnv
+) -> None:
+    """`kubectl apply -k` of a role granting on a database that is created by the same apply: the first attempt
+    creates the role but its grants fail; the retry finishes that creation. It must not claim to have taken over an
+    existing role (nor count an adoption): the role is the operator's own."""
+    db, role_name = unique("later"), unique("early")
+    role = f"""apiVersion: dbops.dbprovision.io/v1alpha1
+kind: DatabaseRole
+metadata: {{name: early}}
+spec:
+  instanceRef: {{name: pg}}
+  roleName: {role_name}
+  postgres:
+    grants:
+      - {{database: {db}, privileges: [CONNECT]}}
+"""
+    apply(kubectl, namespace, role)
+    wait_for(lambda: count(kubectl, namespace, "early", "CreateFailed") == 1, 60, "CreateFailed")
+    assert phase(kubectl, "databaserole", namespace, "early") == "Failed"
+    message = events(kubectl, namespace, "early", "CreateFailed")[0]["message"]
+    assert f'database "{db}" does not exist' in message and "spec.postgres.grants[0]" in message
+
+    apply(kubectl, namespace, database("db", db))
+    wait_for(lambda: phase(kubectl, "databaserole", namespace, "early") == "Ready", 90, "role Ready after the database")
+    (created,) = events(kubectl, namespace, "early", "Created")
+    assert created["message"] == f"Created role {role_name} on instance pg" and (created.get("count") or 1) == 1
+    adoptions = [
+        line
+        for line in operator.metrics().splitlines()
+        if line.startswith("dbops_adoptions_total") and f'namespace="{namespace}"' in line
+    ]
+    assert adoptions == [], adoptions
+    su = await connect(dev_env, dev_env.postgres.superuser, dev_env.postgres.superuser_password, "postgres")
+    try:
+        acl = await su.fetchval("SELECT datacl::text FROM pg_database WHERE datname = $1", db)
+    finally:
+        await su.close()
+    assert f"{role_name}=c/" in str(acl), acl  # the explicit grant, not just PUBLIC's default CONNECT

@@ -499,6 +499,20 @@ async def test_invalid_spec_names_the_field_and_creates_nothing(adapter: Postgre
     assert await adapter.observe_account(username) is None
 
 
+async def test_a_setting_the_server_refuses_leaves_no_half_made_account(
+    adapter: PostgresAdapter, su: Superuser
+) -> None:
+    """Creation is one transaction: the refused ALTER ROLE … SET rolls the CREATE ROLE back, so the retry creates
+    the account instead of taking over a half-made one."""
+    username = unique("atomic")
+    su.roles.append(username)
+    spec = user_spec(username, UserPostgresConfig(config_parameters={"work_mem": "plenty"}))
+    with pytest.raises(EngineError) as info:
+        await adapter.create_account(spec, password="pw-" + uuid.uuid4().hex, comment="dbops: default/atomic")
+    assert "work_mem" in str(info.value)
+    assert await su.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = $1", username) == 0
+
+
 async def test_owned_objects_then_drop_after_reassigning(
     adapter: PostgresAdapter, su: Superuser, pg: DatabaseServer
 ) -> None:
