@@ -12,22 +12,12 @@ from tests.conftest import Kubectl
 from tests.e2e.conftest import Operator, condition, events, get, wait_for
 from tests.e2e.test_database_user import database, phase, unique
 from tests.e2e.test_instance import admin_secret, instance
-from tests.e2e.test_roles_grants import apply
+from tests.e2e.test_roles_grants import apply, role_manifest
 from tests.support.env import DevEnv
 
 
 def count(kubectl: Kubectl, namespace: str, name: str, reason: str) -> int:
     return sum(e.get("count") or 1 for e in events(kubectl, namespace, name, reason))
-
-
-def role(name: str, role_name: str) -> str:
-    return f"""apiVersion: dbops.dbprovision.io/v1alpha1
-kind: DatabaseRole
-metadata: {{name: {name}}}
-spec:
-  instanceRef: {{name: pg}}
-  roleName: {role_name}
-"""
 
 
 async def superuser(dev_env: DevEnv, db: str) -> Any:
@@ -46,7 +36,7 @@ async def test_owned_objects_block_the_drop_until_force_delete_reassigns_them(
     apply(
         kubectl,
         namespace,
-        database("db", db_name) + "---\n" + role("owner", role_name) + "---\n" + role("empty", empty_name),
+        "---\n".join([database("db", db_name), role_manifest("owner", role_name), role_manifest("empty", empty_name)]),
     )
     for kind, name in (("database", "db"), ("databaserole", "owner"), ("databaserole", "empty")):
         wait_for(lambda k=kind, n=name: phase(kubectl, k, namespace, n) == "Ready", 60, f"{kind} {name} Ready")

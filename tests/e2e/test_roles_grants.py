@@ -86,6 +86,17 @@ spec:
 {body}"""
 
 
+def role_manifest(name: str, role_name: str, body: str = "") -> str:
+    """A DatabaseRole on instance `pg`; `body` adds spec lines (indented two spaces)."""
+    return f"""apiVersion: dbops.dbprovision.io/v1alpha1
+kind: DatabaseRole
+metadata: {{name: {name}}}
+spec:
+  instanceRef: {{name: pg}}
+  roleName: {role_name}
+{body}"""
+
+
 def count(kubectl: Kubectl, namespace: str, name: str, reason: str) -> int:
     return sum(e.get("count") or 1 for e in events(kubectl, namespace, name, reason))
 
@@ -140,14 +151,7 @@ async def test_role_with_grants_and_membership(
     kubectl: Kubectl, namespace: str, app: dict[str, Any], dev_env: DevEnv
 ) -> None:
     db, role_name = app["db"], unique("reader")
-    role = f"""apiVersion: dbops.dbprovision.io/v1alpha1
-kind: DatabaseRole
-metadata: {{name: reader}}
-spec:
-  instanceRef: {{name: pg}}
-  roleName: {role_name}
-"""
-    apply(kubectl, namespace, role)
+    apply(kubectl, namespace, role_manifest("reader", role_name))
     wait_for(lambda: phase(kubectl, "databaserole", namespace, "reader") == "Ready", 60, "role Ready")
     assert count(kubectl, namespace, "reader", "Created") == 1
     can_login = await app["admin"].fetchval("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", role_name)
@@ -185,17 +189,8 @@ async def test_a_role_whose_grants_wait_for_a_database_is_created_not_taken_over
     creates the role but its grants fail; the retry finishes that creation. It must not claim to have taken over an
     existing role (nor count an adoption): the role is the operator's own."""
     db, role_name = unique("later"), unique("early")
-    role = f"""apiVersion: dbops.dbprovision.io/v1alpha1
-kind: DatabaseRole
-metadata: {{name: early}}
-spec:
-  instanceRef: {{name: pg}}
-  roleName: {role_name}
-  postgres:
-    grants:
-      - {{database: {db}, privileges: [CONNECT]}}
-"""
-    apply(kubectl, namespace, role)
+    grants = f"  postgres:\n    grants:\n      - {{database: {db}, privileges: [CONNECT]}}\n"
+    apply(kubectl, namespace, role_manifest("early", role_name, grants))
     wait_for(lambda: count(kubectl, namespace, "early", "CreateFailed") == 1, 60, "CreateFailed")
     assert phase(kubectl, "databaserole", namespace, "early") == "Failed"
     message = events(kubectl, namespace, "early", "CreateFailed")[0]["message"]
