@@ -102,6 +102,9 @@ CONCURRENT_DROP_ATTEMPTS = 3
 """Attempts at dropping an account whose databases a cascade drops concurrently."""
 
 
+INSUFFICIENT_PRIVILEGE: Final = "42501"
+
+
 class PostgresAdapter:
     """`EngineAdapter` for PostgreSQL; see the module docstring. One per instance, shared by every controller."""
 
@@ -172,7 +175,17 @@ class PostgresAdapter:
         rows = await self._fetch(catalog.has_privileges_of_role(role))
         if not rows or rows[0]["has_privileges"]:
             return
-        await self._execute([sql.grant_membership(role, self.admin)])
+        try:
+            await self._execute([sql.grant_membership(role, self.admin)])
+        except PostgresEngineError as error:
+            if error.sqlstate != INSUFFICIENT_PRIVILEGE:
+                raise
+            # The bare server text ("must be superuser to alter superusers") does not say which role or why.
+            raise PostgresEngineError(
+                f"the admin account {self.admin} cannot act for role {role}, which owns the object ({error}); "
+                f"use an object {role} does not own, or an admin account with its privileges",
+                error.sqlstate,
+            ) from None
 
     async def _password(self, password: str) -> sql.PgPassword:
         """A SCRAM verifier when the server stores SCRAM (engines.md 1.5), else the plaintext literal.

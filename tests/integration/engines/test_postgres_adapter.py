@@ -17,6 +17,7 @@ import pytest
 
 from dbops.api.database import DatabasePostgresConfig, DatabaseSpec, PostgresExtension, PostgresSchema
 from dbops.api.grants import PostgresDefaultPrivilege
+from dbops.api.role import DatabaseRoleSpec
 from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
 from dbops.engines.base import EngineError, ObservedDatabase, OwnedObject
 from dbops.engines.connection import ConnectionSettings
@@ -673,3 +674,25 @@ async def test_user_drift_reads_hand_changes_and_corrects_them(
     assert observed is not None and observed.member_of == {group, declared}
     assert observed.settings == {"work_mem": "8MB"}
     (await login(pg, username, password)).terminate()  # the password is never touched
+
+
+async def test_a_grant_on_a_superuser_owned_database_says_which_role_the_admin_cannot_act_for(
+    adapter: PostgresAdapter, su: Superuser
+) -> None:
+    """`GRANT CONNECT ON DATABASE postgres` needs the owner's privileges; the owner is a superuser the admin cannot
+    join. The error must name the role and the way out, not only the server's "must be superuser to alter
+    superusers"."""
+    name = unique("reporting")
+    su.roles.append(name)
+    spec = DatabaseRoleSpec.model_validate(
+        {
+            "instanceRef": {"name": "i"},
+            "roleName": name,
+            "postgres": {"grants": [{"database": "postgres", "privileges": ["CONNECT"]}]},
+        }
+    )
+    with pytest.raises(EngineError) as info:
+        await adapter.create_managed_role(spec)
+    message = str(info.value)
+    assert f"the admin account {adapter.admin} cannot act for role postgres, which owns the object" in message
+    assert "spec.postgres.grants[0]" in message
