@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 import pytest
+from kubernetes_asyncio import client as k8s_client
 
-from dbops.runtime.client import AlreadyExists, ApiError, Conflict, Resource, _error_for, retry_on_conflict
+from dbops.runtime.client import (
+    AlreadyExists,
+    ApiError,
+    Conflict,
+    KubeClient,
+    Resource,
+    _error_for,
+    retry_on_conflict,
+)
 from dbops.runtime.server import parse_bind_address
 
 
@@ -67,3 +76,30 @@ def test_parse_bind_address() -> None:
     for bad in ("8080", "host:port", ":70000"):
         with pytest.raises(ValueError):
             parse_bind_address(bad)
+
+
+async def transport_options(host: str, proxy: str | None = None) -> dict[str, object]:
+    configuration = k8s_client.Configuration(host=host)
+    configuration.proxy = proxy
+    client = KubeClient(k8s_client.ApiClient(configuration), qps=0, owns_api_client=True)
+    try:
+        return client._transport_options
+    finally:
+        await client.close()
+
+
+async def test_the_proxy_is_resolved_once_from_the_kubeconfig_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The client's session does not trust the environment per request (that cost a thread hop per request), so the
+    proxy client-go would use must be resolved when the client is made."""
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    host = "https://10.0.0.1:6443"
+    assert "proxy" not in await transport_options(host)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    assert str((await transport_options(host))["proxy"]) == "http://proxy.example:3128"
+    monkeypatch.setenv("NO_PROXY", "10.0.0.1")
+    assert "proxy" not in await transport_options(host)
+    configured = await transport_options(host, proxy="http://kubeconfig-proxy:8080")
+    assert configured["proxy"] == "http://kubeconfig-proxy:8080"
