@@ -191,7 +191,7 @@ class PostgresServer:
         leaves nothing behind; the default runs each on its own (CREATE DATABASE and friends refuse transactions)."""
         pool = await self._pool(database)
         async with pool.acquire() as connection:
-            if atomic:
+            if atomic and len(statements) > 1:  # one statement is atomic already: no BEGIN/COMMIT round trips
                 async with connection.transaction():
                     for statement in statements:
                         await connection.execute(statement, timeout=seconds)
