@@ -243,6 +243,15 @@ def next_rotation_at(settings: RotationSettings, last_rotated_at: datetime) -> d
     return min(candidates) if candidates else None
 
 
+def _set_next_rotation(record: dict[str, Any], settings: RotationSettings, last_rotated_at: datetime) -> None:
+    """`nextRotationAt` of a record from its last rotation; removed when the schedule names no next time."""
+    upcoming = next_rotation_at(settings, last_rotated_at)
+    if upcoming is None:
+        record.pop("nextRotationAt", None)
+    else:
+        record["nextRotationAt"] = format_time(upcoming)
+
+
 def is_due(settings: RotationSettings, last_rotated_at: datetime, now: datetime) -> bool:
     """behaviour.md 8.6: `now >=` the next slot after the last rotation, or `now >= lastRotatedAt + maxAge`."""
     when = next_rotation_at(settings, last_rotated_at)
@@ -336,11 +345,7 @@ def initial_status(
     out["strategy"] = settings.strategy
     if settings.strategy == ROLE_INHERITANCE:
         out["serviceRole"] = settings.service_role  # dual-password has none (a recorded one is still ours: kept)
-    upcoming = next_rotation_at(settings, last)
-    if upcoming is None:
-        out.pop("nextRotationAt", None)
-    else:
-        out["nextRotationAt"] = format_time(upcoming)
+    _set_next_rotation(out, settings, last)
     return out
 
 
@@ -403,11 +408,7 @@ def status_after_rotation(
     )
     if pending:
         out["pendingDeletion"] = pending
-    upcoming = next_rotation_at(settings, now)
-    if upcoming is None:
-        out.pop("nextRotationAt", None)
-    else:
-        out["nextRotationAt"] = format_time(upcoming)
+    _set_next_rotation(out, settings, now)
     return out
 
 
@@ -422,11 +423,7 @@ def status_after_dual_rotation(current: Mapping[str, Any], settings: RotationSet
         lastRotatedAt=format_time(now),
         oldPasswordDiscardAt=format_time(now + timedelta(days=settings.discard_days)),
     )
-    upcoming = next_rotation_at(settings, now)
-    if upcoming is None:
-        out.pop("nextRotationAt", None)
-    else:
-        out["nextRotationAt"] = format_time(upcoming)
+    _set_next_rotation(out, settings, now)
     return out
 
 

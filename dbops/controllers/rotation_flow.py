@@ -163,6 +163,20 @@ class RotationFlow:
         namespace = metric_namespace(self.obj.metadata.namespace)
         self.host.ctx.metrics.user_operations.labels("rotate", self.instance.engine, status, namespace).inc()
 
+    async def _persist_rotation(self, record: dict[str, Any]) -> None:
+        """Record a finished rotation in the draft and write it to the status at once (not at the reconcile's end):
+        the Secret already holds the new credentials, so the record must not be lost to a crash after this point."""
+        secret = dict(self.draft.data.get("secret") or {})
+        secret["lastRotatedAt"] = rot.format_time(self.now)
+        self.draft.set(rotation=record, secret=secret)
+        meta = self.raw["metadata"]
+        await self.host.ctx.client.patch_status(
+            self.host.resource,
+            meta["name"],
+            {"status": {"rotation": record, "secret": {"lastRotatedAt": secret["lastRotatedAt"]}}},
+            meta.get("namespace"),
+        )
+
     # 1. Options ---------------------------------------------------------------------------------------------------
 
     def report_options(self, unsupported: list[str]) -> None:
@@ -337,17 +351,8 @@ class RotationFlow:
             raise RotationFailure(f"{ROTATION_FAILED_PREFIX}{error}") from None
 
         record = rot.status_after_rotation(self.record, settings, spec, created, self.now, self.rid)
-        secret = dict(self.draft.data.get("secret") or {})
-        secret["lastRotatedAt"] = rot.format_time(self.now)
-        self.draft.set(rotation=record, secret=secret)
-        meta = self.raw["metadata"]
         # Persist at once: the Secret now describes `created`, and status.rotation.activeUser must say so too.
-        await self.host.ctx.client.patch_status(
-            self.host.resource,
-            meta["name"],
-            {"status": {"rotation": record, "secret": {"lastRotatedAt": secret["lastRotatedAt"]}}},
-            meta.get("namespace"),
-        )
+        await self._persist_rotation(record)
         self._operation(True)
         if previous_user == spec.username:
             fate = f"previous login {previous_user} is spec.username and is kept"
@@ -357,7 +362,7 @@ class RotationFlow:
         self.host.normal(
             self.raw,
             "PasswordRotated",
-            f"Rotated credentials of DatabaseUser {meta['name']}: active login is now {created}; {fate}",
+            f"Rotated credentials of DatabaseUser {self.obj.metadata.name}: active login is now {created}; {fate}",
         )
         return True
 
@@ -407,17 +412,8 @@ class RotationFlow:
             raise RotationFailure(f"{ROTATION_FAILED_PREFIX}{error}") from None
 
         record = rot.status_after_dual_rotation(self.record, settings, self.now)
-        secret = dict(self.draft.data.get("secret") or {})
-        secret["lastRotatedAt"] = rot.format_time(self.now)
-        self.draft.set(rotation=record, secret=secret)
-        meta = self.raw["metadata"]
         # Persist at once, like role-inheritance: the discard time must survive a crash right after this point.
-        await self.host.ctx.client.patch_status(
-            self.host.resource,
-            meta["name"],
-            {"status": {"rotation": record, "secret": {"lastRotatedAt": secret["lastRotatedAt"]}}},
-            meta.get("namespace"),
-        )
+        await self._persist_rotation(record)
         self._operation(True)
         self.host.normal(
             self.raw,
