@@ -6,8 +6,8 @@ PYTEST := .venv/bin/pytest
 RUN_DIR ?= $(or $(DBOPS_RUN_DIR),/tmp/dbops-dev)
 export DBOPS_RUN_DIR := $(RUN_DIR)
 
-.PHONY: help install dev-up dev-down dev-env test test-unit test-integration test-e2e lint fmt manifests \
-        check-manifests bench run demo
+.PHONY: help install dev-up dev-down dev-env test test-unit test-integration test-e2e test-env-down lint fmt \
+        manifests check-manifests bench run demo demo-check
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ install: ## install Debian packages, the Python venv and the Go-built control pl
 dev-up: install ## start the local control plane, PostgreSQL and MariaDB
 	@bash hack/dev-up.sh
 
-dev-down: ## stop the local environment and remove its data
+dev-down: ## stop the demo's environment (and its operator) and remove its data; the tests' environment is separate
 	@bash hack/dev-down.sh
 
 dev-env: ## print the exports for the running environment: eval "$$(make -s dev-env)"
@@ -33,6 +33,8 @@ fmt: ## format the code
 	.venv/bin/ruff check --fix dbops tests bench
 	.venv/bin/ruff format dbops tests bench
 
+# The tests start an environment of their own (hack/versions.sh, profile test: /tmp/dbops-test, ports 10000 higher)
+# and stop it afterwards, so they never meet the demo's objects, in either order.
 test: install lint ## everything: lint, unit, integration and e2e tests on the real parts
 	$(PYTEST) tests
 
@@ -44,6 +46,9 @@ test-integration: install ## integration tests (starts the environment if it is 
 
 test-e2e: install ## end-to-end tests (starts the environment if it is not up)
 	$(PYTEST) tests/e2e
+
+test-env-down: ## stop a tests' environment kept with DBOPS_KEEP_ENV=1
+	@DBOPS_PROFILE=test bash hack/dev-down.sh
 
 manifests: install ## regenerate config/crd and config/rbac from the typed models
 	$(PY) -m dbops.api.crdgen
@@ -59,3 +64,6 @@ run: install ## run the operator locally against the current kubeconfig
 
 demo: dev-up ## the main job: local control plane + PostgreSQL + the operator + the samples
 	@bash hack/demo.sh
+
+demo-check: ## check a running demo: operator ready, every sample Ready, no Warning events
+	@bash hack/demo-check.sh

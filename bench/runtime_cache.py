@@ -4,7 +4,7 @@ Seeds N ``Widget`` objects (a test-only CRD) into a scratch namespace, then, in 
 baseline is clean, starts one informer and reports the initial sync time, the RSS growth caused by the cache, and the
 bytes held per object. Target (issue 3): <= 60 MB cache growth per 10,000 objects. Numbers only; never pass/fail.
 
-Uses ``$KUBECONFIG`` or the local dev environment (``make dev-up``); prints why it skipped when neither answers.
+Uses ``$KUBECONFIG``, else the tests' own environment (started here when it is not up, stopped afterwards).
 
     python bench/runtime_cache.py [--objects 10000] [--keep]
 """
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dbops.runtime.client import CRDS, NAMESPACES, AlreadyExists, KubeClient
 from dbops.runtime.informer import Informer
 from tests.integration.runtime.conftest import WIDGET_CRD, WIDGETS
+from tests.support.env import ensure_environment, run_dir, stop_environment
 
 # The same test-only Widget CRD the runtime integration tests install.
 CRD = WIDGET_CRD
@@ -39,9 +40,10 @@ def rss_mb() -> float:
 
 
 def kubeconfig_path() -> str | None:
+    """$KUBECONFIG, else the tests' running environment (the measuring child process finds it the same way)."""
     if os.environ.get("KUBECONFIG"):
         return os.environ["KUBECONFIG"]
-    env = Path(os.environ.get("DBOPS_RUN_DIR", "/tmp/dbops-dev")) / "env.json"
+    env = run_dir() / "env.json"
     if env.exists():
         return str(json.loads(env.read_text())["kubeconfig"])
     return None
@@ -134,9 +136,20 @@ async def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the scratch namespace")
     parser.add_argument("--measure", metavar="NAMESPACE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    started = False
+    if not os.environ.get("KUBECONFIG") and not args.measure:
+        _, started = ensure_environment()  # the tests' environment, never the demo's
+    try:
+        return await run(args)
+    finally:
+        if started:
+            stop_environment()
+
+
+async def run(args: argparse.Namespace) -> int:
     kubeconfig = kubeconfig_path()
     if kubeconfig is None:
-        print("skipped: no KUBECONFIG and no local dev environment (run `make dev-up`)")
+        print("skipped: no KUBECONFIG and no environment in " + str(run_dir()))
         return 0
     if args.measure:
         print(json.dumps(await measure(kubeconfig, args.measure)))

@@ -19,7 +19,8 @@ from dbops.runtime import KubeClient, Manager, ManagerOptions, configure_logging
 
 async def run(config: OperatorConfig) -> int:
     """Start the manager with every controller; returns the process exit code."""
-    client = await KubeClient.load(config.kubeconfig, qps=config.kube_api_qps, burst=config.kube_api_burst)
+    qps, burst = config.client_rate_limit
+    client = await KubeClient.load(config.kubeconfig, qps=qps, burst=burst)
     options = ManagerOptions(
         health_probe_bind_address=config.health_probe_bind_address,
         metrics_bind_address=config.metrics_bind_address,
@@ -56,9 +57,13 @@ def main(**options: Any) -> None:
     """Run the dbops operator (manager process)."""
     config = build_config(**options)
     configure_logging(config.log_level, config.log_format)
-    get_logger("dbops").info(
-        "starting dbops operator", instance_id=config.instance_id, leader_elect=config.leader_elect
-    )
+    log = get_logger("dbops")
+    log.info("starting dbops operator", instance_id=config.instance_id, leader_elect=config.leader_elect)
+    if config.cross_namespace_references == "allow":
+        log.warning(
+            "--cross-namespace-references=allow: any namespace may use any DatabaseInstance and any namespace's "
+            "Secrets through this operator (upstream behaviour, for a migration; behaviour.md 13)"
+        )
     sys.exit(asyncio.run(run(config)))
 
 

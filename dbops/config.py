@@ -7,6 +7,7 @@ frozen `OperatorConfig`, so nothing else in the process reads flags or the envir
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -130,6 +131,7 @@ class OperatorConfig:
     default_drift_interval: float = 8 * 3600.0
     instance_id: str = "default"
     watch_namespaces: tuple[str, ...] = ()
+    cross_namespace_references: str = "consent"
     max_concurrent_reconciles: int = 4
     controller_concurrency: dict[str, int] = field(default_factory=dict)
     max_operations_per_instance: int = 4
@@ -142,8 +144,8 @@ class OperatorConfig:
     sync_period: float = 36000.0
     watch_server_timeout: float = 300.0
     watch_inactivity_timeout: float = 70.0
-    kube_api_qps: float = 20.0
-    kube_api_burst: int = 30
+    kube_api_qps: float = -1.0
+    kube_api_burst: int = -1
     graceful_shutdown_timeout: float = 30.0
     kubeconfig: str | None = None
     log_level: str = "info"
@@ -151,6 +153,14 @@ class OperatorConfig:
     log_stacktrace_level: str = "error"
     operator_namespace: str = DEFAULT_OPERATOR_NAMESPACE
     pod_name: str = field(default_factory=socket.gethostname)
+
+    @property
+    def client_rate_limit(self) -> tuple[float, int]:
+        """(qps, burst) for the API client: qps <= 0 means no client-side limit (runtime.md 2); a positive QPS with
+        no positive burst gets a burst of the QPS rounded up, so `--kube-api-qps` alone behaves as expected."""
+        if self.kube_api_qps <= 0:
+            return 0.0, 0
+        return self.kube_api_qps, self.kube_api_burst if self.kube_api_burst > 0 else math.ceil(self.kube_api_qps)
 
     def workers(self, controller: str) -> int:
         """Workers for one controller: its override, else --max-concurrent-reconciles."""
@@ -170,7 +180,7 @@ class OperatorConfig:
             )
         if self.backup_part_size < 5 * 1024**2:
             raise ValueError("--backup-part-size must be at least 5Mi")
-        for name in ("max_concurrent_reconciles", "max_operations_per_instance", "kube_api_burst"):
+        for name in ("max_concurrent_reconciles", "max_operations_per_instance"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
 
@@ -194,6 +204,14 @@ _OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--instance-id", envvar="OPERATOR_INSTANCE_ID", default="default", show_default=True),
     click.option("--watch-namespaces", envvar=["WATCH_NAMESPACES", "WATCH_NAMESPACE"], default=""),
     click.option(
+        "--cross-namespace-references",
+        envvar="CROSS_NAMESPACE_REFERENCES",
+        type=click.Choice(["consent", "allow"]),
+        default="consent",
+        show_default=True,
+        help="consent: a reference into another namespace needs that side's consent; allow: upstream behaviour",
+    ),
+    click.option(
         "--max-concurrent-reconciles", envvar="MAX_CONCURRENT_RECONCILES", type=click.IntRange(min=1), default=4
     ),
     click.option("--controller-concurrency", default=""),
@@ -207,8 +225,10 @@ _OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--sync-period", type=DURATION, default="10h", show_default=True),
     click.option("--watch-server-timeout", type=DURATION, default="5m", show_default=True),
     click.option("--watch-inactivity-timeout", type=DURATION, default="70s", show_default=True),
-    click.option("--kube-api-qps", type=click.FloatRange(min=0.1), default=20.0, show_default=True),
-    click.option("--kube-api-burst", type=click.IntRange(min=1), default=30, show_default=True),
+    # runtime.md 2: no client-side limit by default (the API server's priority and fairness protects it); a
+    # positive QPS turns the token bucket on.
+    click.option("--kube-api-qps", type=float, default=-1.0, show_default=True, help="negative: no client-side limit"),
+    click.option("--kube-api-burst", type=int, default=-1, show_default=True, help="non-positive: the QPS, rounded up"),
     click.option("--graceful-shutdown-timeout", type=DURATION, default="30s", show_default=True),
     click.option("--kubeconfig", envvar="KUBECONFIG", default=None),
     click.option(

@@ -30,11 +30,17 @@ wait_until 120 "the sample instance to become Ready" \
   bash -c "kubectl get -n '$ns' dbi -o jsonpath='{.items[*].status.phase}' | grep -q Ready"
 wait_until 120 "the sample database and user to become Ready" \
   bash -c "kubectl get -n '$ns' db,dbu -o jsonpath='{.items[*].status.phase}' | grep -qv -e Pending -e Creating -e '^$'"
-# Roles and grants follow: the sample role grants on the sample database, so its first attempt may fail and retry.
+# Roles and grants follow: they wait (Pending, DependencyNotReady) until the sample database they grant on is Ready.
 all_ready() { [[ -n "$1" && -z "$(tr ' ' '\n' <<<"$1" | grep -v '^Ready$')" ]]; }
 wait_until 120 "the sample roles and grants to become Ready" bash -c "$(declare -f all_ready); \
   all_ready \"\$(kubectl get -n '$ns' dbr,dbg -o jsonpath='{.items[*].status.phase}') \$(kubectl get cdbr,cdbg -o jsonpath='{.items[*].status.phase}')\""
+# A permitted cross-namespace reference: a team namespace's Database on the sample instance, which consents.
+kubectl apply -k "$root/config/samples/cross-namespace" >/dev/null
+wait_until 120 "the team's Database in dbops-demo-team to become Ready" \
+  bash -c "kubectl get -n dbops-demo-team db team-reports -o jsonpath='{.status.phase}' | grep -q Ready"
 kubectl get -n "$ns" dbi,db,dbu
+echo
+kubectl get -n dbops-demo-team db
 echo
 kubectl get -n "$ns" dbr,dbg
 echo
@@ -42,7 +48,10 @@ kubectl get cdbi,cdbr,cdbg
 echo
 kubectl get events -n "$ns" --sort-by=.lastTimestamp
 echo
+kubectl get events -n dbops-demo-team --sort-by=.lastTimestamp
+echo
 kubectl get events -n default --sort-by=.lastTimestamp --field-selector involvedObject.apiVersion=dbops.dbprovision.io/v1alpha1
 echo
+bash "$HACK_DIR/demo-check.sh"
 echo "The operator keeps running (log: $DBOPS_RUN_DIR/operator.log, metrics: http://127.0.0.1:8080/metrics)."
 echo "Use it with: eval \"\$(make -s dev-env)\"; stop everything with: make dev-down"

@@ -1,8 +1,9 @@
 """Shared fixtures: the real local environment (control plane + PostgreSQL + MariaDB), per-test namespaces, clients.
 
 Layers are by directory: tests/unit needs nothing running; tests/integration and tests/e2e ask for `dev_env`, which
-starts the environment once per run (or reuses one started by `make dev-up`) and stops it at the end if it started
-it. Set DBOPS_KEEP_ENV=1 to leave a started environment running for inspection.
+starts the tests' own environment once per run (profile `test` of hack/versions.sh: /tmp/dbops-test, ports 10000
+above the demo's) or reuses a running one, and stops it at the end if it started it. The demo's environment
+(`make demo`, /tmp/dbops-dev) is never touched. Set DBOPS_KEEP_ENV=1 to leave a started environment running.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.controlplane import ControlPlane
-from tests.support.env import DevEnv, environment_is_up, hack
+from tests.support.env import DevEnv, ensure_environment, stop_environment
 
-LAYERS = ("unit", "integration", "e2e")
+LAYERS = ("unit", "integration", "e2e", "faults")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -35,16 +36,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def dev_env() -> Iterator[DevEnv]:
     """The running local environment; started here when it is not up already."""
-    started = False
-    if not environment_is_up():
-        result = hack("dev-up.sh", check=False)
-        if result.returncode != 0:
-            pytest.fail(f"could not start the local environment:\n{result.stdout}\n{result.stderr}")
-        started = True
-    env = DevEnv.load()
+    try:
+        env, started = ensure_environment()
+    except RuntimeError as error:
+        pytest.fail(str(error))
     yield env
     if started and not os.environ.get("DBOPS_KEEP_ENV"):
-        hack("dev-down.sh", check=False)
+        stop_environment()
 
 
 @pytest.fixture(scope="session")

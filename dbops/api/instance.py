@@ -7,7 +7,7 @@ children block their deletion.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
@@ -29,6 +29,9 @@ from dbops.api.meta import ApiModel, CelRule, Immutable, Int32, Resource
 InstancePhase = Literal["Pending", "Ready", "Failed", "PendingDeletion", "Deleting"]
 PostgresSSLMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 MySQLTLSMode = Literal["disabled", "preferred", "required", "skip-verify"]
+
+NamespaceOrAll = Annotated[str, Field(max_length=63, pattern=r"^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")]
+"""A namespace name (DNS label) or `*`."""
 
 #: Admin database per engine when ``connection.database`` is absent or empty (api.md 6.1).
 DEFAULT_ADMIN_DATABASE: dict[str, str] = {
@@ -132,7 +135,7 @@ def _engine_rule(block: str, engines: tuple[str, ...], message: str) -> CelRule:
 class DatabaseInstanceSpec(ApiModel):
     """Desired state of a DatabaseInstance or ClusterDatabaseInstance."""
 
-    cel_rules = (
+    cel_rules: ClassVar[tuple[CelRule, ...]] = (
         _engine_rule(
             "postgres",
             ("postgres", "cockroachdb"),
@@ -149,6 +152,13 @@ class DatabaseInstanceSpec(ApiModel):
         None, description="Health checks; when absent: enabled, every 60 s, 30 s timeout."
     )
     drift_policy: DriftPolicy | None = Field(None, description="Default drift policy for objects on this instance.")
+    allowed_namespaces: list[NamespaceOrAll] | None = Field(
+        None,
+        description=(
+            "Other namespaces whose objects may reference this instance, or * for every namespace; absent or "
+            "empty: only this instance's own namespace (DatabaseInstance only)."
+        ),
+    )
     discovery: DiscoveryConfig | None = Field(None, description="Scanning for unmanaged databases, users and roles.")
     postgres: InstancePostgresConfig | None = Field(
         None, description="PostgreSQL and CockroachDB settings (engine postgres or cockroachdb only)."
@@ -174,6 +184,20 @@ class DatabaseInstanceSpec(ApiModel):
         return self.health_check or HEALTH_CHECK_WHEN_ABSENT
 
 
+class ClusterDatabaseInstanceSpec(DatabaseInstanceSpec):
+    """Desired state of a ClusterDatabaseInstance: shared by design, so it has no allowedNamespaces."""
+
+    cel_rules: ClassVar[tuple[CelRule, ...]] = (
+        *DatabaseInstanceSpec.cel_rules,
+        CelRule(
+            rule="!has(self.allowedNamespaces)",
+            message="allowedNamespaces is only valid on a DatabaseInstance: a ClusterDatabaseInstance is shared",
+            check=lambda s: s.allowed_namespaces is None,
+            field_path=".allowedNamespaces",
+        ),
+    )
+
+
 class DatabaseInstanceStatus(ReconciledStatus):
     """Observed state of a DatabaseInstance or ClusterDatabaseInstance."""
 
@@ -194,7 +218,7 @@ class DatabaseInstance(Resource[DatabaseInstanceSpec, DatabaseInstanceStatus]):
     kind: Literal["DatabaseInstance"] = "DatabaseInstance"
 
 
-class ClusterDatabaseInstance(Resource[DatabaseInstanceSpec, DatabaseInstanceStatus]):
+class ClusterDatabaseInstance(Resource[ClusterDatabaseInstanceSpec, DatabaseInstanceStatus]):
     """A database server, cluster-scoped; its Secrets default to the operator's namespace."""
 
     kind: Literal["ClusterDatabaseInstance"] = "ClusterDatabaseInstance"

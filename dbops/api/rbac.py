@@ -49,6 +49,7 @@ CONTROLLER_NEEDS: Mapping[str, tuple[Need, ...]] = {
         Need(GROUP, tuple(k.plural for k in KINDS), READ, "informers for the 11 kinds"),
         Need(CORE, ("secrets",), READ, "managed Secrets in full, other Secrets by metadata"),
         Need(CORE, ("configmaps",), READ, "ConfigMaps by metadata (initSQL sources)"),
+        Need(CORE, ("namespaces",), READ, "Namespaces by metadata (consent to cross-namespace references)"),
         Need("authentication.k8s.io", ("tokenreviews",), ("create",), "secure metrics only"),
         Need("authorization.k8s.io", ("subjectaccessreviews",), ("create",), "secure metrics only"),
         _EVENTS,

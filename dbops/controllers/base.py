@@ -19,7 +19,8 @@ from dbops.api.meta import Resource as ApiObject
 from dbops.config import parse_duration
 from dbops.controllers import annotations as ann
 from dbops.controllers.context import OperatorContext, resource_of
-from dbops.controllers.instances import ResolvedInstance
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceTarget, ResolvedInstance
+from dbops.controllers.references import ReferenceRefused, checked_gate
 from dbops.runtime import (
     EventRecorder,
     Request,
@@ -28,6 +29,7 @@ from dbops.runtime import (
     add_finalizer,
     get_logger,
     patch_status,
+    remove_finalizer,
     set_condition,
 )
 from dbops.runtime.status import now_rfc3339
@@ -111,12 +113,44 @@ class KindReconciler(Generic[ModelT]):
             return None
         obj: ModelT = self.info.model.model_validate(raw)  # type: ignore[assignment]
         if meta.get("deletionTimestamp"):
-            return await self.finalize(obj, raw, rid)
+            try:
+                return await self.finalize(obj, raw, rid)
+            except ReferenceRefused as refused:
+                await self.release_refused(obj, raw, refused)
+                return None
         if self.info.finalizer not in (meta.get("finalizers") or []):
             updated = await add_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
             if updated is not None:
                 raw = updated
-        return await self.sync(obj, raw, rid)
+        try:
+            return await self.sync(obj, raw, rid)
+        except ReferenceRefused as refused:
+            await self.refuse(obj, raw, rid, refused)
+            return None  # permanent: woken by a change of the object, the instance or the namespace's consent
+
+    async def refuse(self, obj: ModelT, raw: Obj, rid: str, refused: ReferenceRefused) -> None:
+        """behaviour.md 13: a reference this operator may not follow. Ready=False with the reason, one
+        ReconcileFailed Warning per new message; nothing was created, read or deleted."""
+        draft = self.draft(raw)
+        message = str(refused)
+        previous = draft.previous_condition("Ready") or {}
+        if previous.get("reason") != refused.reason or previous.get("message") != message:
+            self.warning(raw, "ReconcileFailed", f"{self.info.kind} {obj.metadata.name}: {message}", rid)
+        draft.set(phase="Failed", message=message)
+        draft.condition("Ready", False, refused.reason, message)
+        await self.write_status(raw, draft, rid)
+        self.publish_stored(obj, draft)
+
+    async def release_refused(self, obj: ModelT, raw: Obj, refused: ReferenceRefused) -> None:
+        """Deleting an object whose reference is (no longer) allowed: its finalizer goes, and nothing behind the
+        refused reference is touched — what it made there stays, as with deletion-policy Retain."""
+        self.normal(
+            raw,
+            "Deleted",
+            f"Released {self.info.kind} {obj.metadata.name} without cleaning up behind a refused reference: {refused}",
+        )
+        self.forget(obj.metadata.namespace, obj.metadata.name or "")
+        await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
 
     async def sync(self, obj: ModelT, raw: Obj, rid: str) -> Result | None:
         raise NotImplementedError
@@ -132,6 +166,13 @@ class KindReconciler(Generic[ModelT]):
         leader before its workers start, so paused and waiting objects are shown too)."""
 
     # Helpers ----------------------------------------------------------------------------------------------------
+
+    def cleanup_instance(self, obj: Any, target: InstanceTarget) -> tuple[ResolvedInstance | None, str]:
+        """The instance a deletion drops its server object on: in any phase (`instances.gate`, for_cleanup), and
+        only behind the consent rule (`ReferenceRefused` releases the object without touching the server)."""
+        instances, cluster_instances = self.ctx.store(INSTANCE), self.ctx.store(CLUSTER_INSTANCE)
+        namespace = obj.metadata.namespace
+        return checked_gate(self.ctx.references, namespace, target, instances, cluster_instances, for_cleanup=True)
 
     def draft(self, raw: Obj) -> StatusDraft:
         return StatusDraft(raw.get("status"), (raw.get("metadata") or {}).get("generation"))

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dbops.api.kinds import KindInfo
 from dbops.config import OperatorConfig
 from dbops.controllers.instances import ResolvedInstance, connection_settings
+from dbops.controllers.references import ReferencePolicy
 from dbops.engines.base import EngineAdapter
 from dbops.engines.registry import ServerRegistry
 from dbops.metrics import Metrics
-from dbops.runtime import KubeClient, Manager, Resource, Store
+from dbops.runtime import NAMESPACES, KubeClient, Manager, Resource, Store
 
 
 def resource_of(info: KindInfo) -> Resource:
@@ -27,6 +28,16 @@ class OperatorContext:
     config: OperatorConfig
     metrics: Metrics
     servers: ServerRegistry
+    references: ReferencePolicy = field(init=False)
+    """The consent rule for cross-namespace references (behaviour.md 13), over the namespace informer."""
+
+    def __post_init__(self) -> None:
+        # Namespaces by metadata: their consent annotation is all the rule reads. Registered here, before the
+        # manager starts, like every informer.
+        namespaces = self.manager.store(NAMESPACES, metadata_only=True)
+        self.references = ReferencePolicy(
+            self.config.cross_namespace_references, self.config.watch_namespaces, namespaces.get
+        )
 
     def store(self, info: KindInfo) -> Store:
         """The informer cache of a kind (the manager creates the informer on first use)."""

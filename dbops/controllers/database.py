@@ -27,6 +27,7 @@ from dbops.controllers.database_drift import DatabaseDrift, with_init_sql
 from dbops.controllers.deletion import Dependent, cleanup_failed, force_in_effect, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
 from dbops.controllers.ownership import ownership_status, spared_names
+from dbops.controllers.references import check_object_references, checked_gate
 from dbops.engines.base import (
     EngineAdapter,
     EngineError,
@@ -115,7 +116,10 @@ class DatabaseReconciler(KindReconciler[Database]):
         namespace = metric_namespace(obj.metadata.namespace)
         draft = self.draft(raw)
         target = target_of(spec, obj.metadata.namespace)
-        instance, waiting = gate(target, self.instances, self.cluster_instances)
+        check_object_references(self.ctx.references, raw)
+        instance, waiting = checked_gate(
+            self.ctx.references, obj.metadata.namespace, target, self.instances, self.cluster_instances
+        )
         if instance is None:
             await self._pending(raw, draft, rid, waiting)
             self._publish(obj, draft, target.key.name)
@@ -476,7 +480,7 @@ class DatabaseReconciler(KindReconciler[Database]):
                 await self.write_status(raw, draft, rid)
                 return Result(requeue_after=60)
         else:
-            instance, waiting_message = gate(target, self.instances, self.cluster_instances, for_cleanup=True)
+            instance, waiting_message = self.cleanup_instance(obj, target)
             started = time.monotonic()
             try:
                 if instance is None:

@@ -30,6 +30,7 @@ from typing import Any
 from dbops.api.kinds import by_kind
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for
+from dbops.controllers.declared_prerequisites import PrerequisiteGate
 from dbops.controllers.deletion import force_in_effect, run_gates
 from dbops.controllers.drift import DriftChecker, DriftOutcome
 from dbops.controllers.instances import (
@@ -42,6 +43,7 @@ from dbops.controllers.instances import (
     instance_is_ready,
     target_of,
 )
+from dbops.controllers.references import checked_gate
 from dbops.controllers.role import (
     GRANT_KINDS,
     SlotSubject,
@@ -187,6 +189,9 @@ class GrantReconciler(KindReconciler[Any]):
             k: ctx.store(by_kind(k)) for k in ("DatabaseUser", "DatabaseRole", "ClusterDatabaseRole", "Database")
         }
         self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
+        self.prerequisites = PrerequisiteGate(
+            lambda k: ctx.store(by_kind(k)), self.instances, self.cluster_instances, ctx.references
+        )
         self.drift = DriftChecker(self)
 
     @property
@@ -295,6 +300,8 @@ class GrantReconciler(KindReconciler[Any]):
         try:
             grantee = self.resolve(obj)
             self._check_database(obj, grantee)
+            if (prerequisite := self.prerequisites.waiting(raw, grantee.target)) is not None:
+                raise Waiting("DependencyNotReady", prerequisite)
         except Waiting as waiting:
             await self._pending(obj, raw, draft, rid, waiting.reason, str(waiting))
             return Result(requeue_after=DEPENDENCY_RECHECK_SECONDS)
@@ -304,7 +311,15 @@ class GrantReconciler(KindReconciler[Any]):
         except InvalidSpec as error:
             await self._permanent(obj, raw, draft, rid, "InvalidSpec", str(error))
             return None
-        instance, waiting_message = gate(grantee.target, self.instances, self.cluster_instances)
+        # behaviour.md 13: a grant reaches its grantee's instance, with that instance's consent.
+        instance, waiting_message = checked_gate(
+            self.ctx.references,
+            obj.metadata.namespace,
+            grantee.target,
+            self.instances,
+            self.cluster_instances,
+            field="spec.userRef" if obj.spec.user_ref is not None else "spec.roleRef",
+        )
         if instance is None:
             await self._pending(obj, raw, draft, rid, "InstanceNotReady", waiting_message)
             return Result(requeue_after=DEPENDENCY_RECHECK_SECONDS)

@@ -21,6 +21,7 @@ from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import resource_of
 from dbops.controllers.deletion import Dependent, run_gates
 from dbops.controllers.instances import InstanceProblem, InstanceTarget, connection_settings, target_of
+from dbops.controllers.references import check_object_references
 from dbops.controllers.secret_protection import admin_secret_key
 from dbops.engines.base import EngineAdapter
 from dbops.engines.connection import ConnectionFailure, FailureCategory, ServerInfo
@@ -99,6 +100,7 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
     # Health ----------------------------------------------------------------------------------------------------
 
     async def sync(self, obj: DatabaseInstance, raw: Obj, rid: str) -> Result | None:
+        check_object_references(self.ctx.references, raw)  # before its Secrets are read or protected
         spec = obj.spec
         check = spec.effective_health_check
         namespace = metric_namespace(obj.metadata.namespace)
@@ -174,7 +176,16 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
             self._failures.pop(key_text, None)
             return Result(requeue_after=float(check.interval_seconds)) if check.enabled else None
         failures = self._failures[key_text] = self._failures.get(key_text, 0) + 1
-        return Result(requeue_after=min(5.0 * 2 ** (failures - 1), float(check.interval_seconds)))
+        delay = min(5.0 * 2 ** (failures - 1), float(check.interval_seconds))
+        # The backoff is what an operator watching an outage wants to see: one line per failed check.
+        self.log.info(
+            "health check failed; next check after backoff",
+            instance=key_text,
+            failures=failures,
+            next_check_seconds=delay,
+            reason=ready_reason,
+        )
+        return Result(requeue_after=delay)
 
     def _transition_events(
         self,

@@ -69,12 +69,20 @@ def lookup(target: InstanceTarget, instances: Store, cluster_instances: Store) -
     return store.get(target.store_key)
 
 
-def _decode(secret: dict[str, Any], key: str) -> str | None:
+def _decode(secret: dict[str, Any], key: str, where: str = "", reason: str = "CredentialsError") -> str | None:
+    """A Secret value as text; `InstanceProblem` (`reason`, naming the key) when it is not UTF-8 text or holds a NUL
+    byte, instead of an exception on every reconcile."""
     value = (secret.get("data") or {}).get(key)
     if value is None:
         plain = (secret.get("stringData") or {}).get(key)
         return str(plain) if plain is not None else None
-    return base64.b64decode(value).decode()
+    try:
+        text = base64.b64decode(value).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise InstanceProblem(reason, f"Secret {where} key {key!r} is not valid UTF-8 text") from None
+    if "\x00" in text:
+        raise InstanceProblem(reason, f"Secret {where} key {key!r} contains a NUL byte")
+    return text
 
 
 async def connection_settings(
@@ -89,7 +97,8 @@ async def connection_settings(
     if secret is None:
         raise InstanceProblem("CredentialsError", f"Secret {secret_namespace}/{ref.name} not found")
     keys = ref.effective_keys
-    username, password = _decode(secret, keys.username), _decode(secret, keys.password)
+    where = f"{secret_namespace}/{ref.name}"
+    username, password = _decode(secret, keys.username, where), _decode(secret, keys.password, where)
     for key, value in ((keys.username, username), (keys.password, password)):
         if not value:
             raise InstanceProblem("CredentialsError", f"Secret {secret_namespace}/{ref.name} has no key {key!r}")
@@ -102,10 +111,11 @@ async def connection_settings(
         if tls_secret is None:
             raise InstanceProblem("TLSConfigError", f"TLS Secret {secret_namespace}/{tls.secret_ref.name} not found")
         tls_keys = tls.secret_ref.effective_keys
+        tls_where = f"{secret_namespace}/{tls.secret_ref.name}"
         material = TLSMaterial(
-            ca_pem=_decode(tls_secret, tls_keys.ca),
-            cert_pem=_decode(tls_secret, tls_keys.cert or "tls.crt"),
-            key_pem=_decode(tls_secret, tls_keys.key or "tls.key"),
+            ca_pem=_decode(tls_secret, tls_keys.ca, tls_where, "TLSConfigError"),
+            cert_pem=_decode(tls_secret, tls_keys.cert or "tls.crt", tls_where, "TLSConfigError"),
+            key_pem=_decode(tls_secret, tls_keys.key or "tls.key", tls_where, "TLSConfigError"),
         )
     mode = effective_tls_mode(
         spec.engine,

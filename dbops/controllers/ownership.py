@@ -16,7 +16,7 @@ from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceTarg
 from dbops.engines.ownership import OwnershipNames
 from dbops.engines.registry import InstanceKey
 
-__all__ = ["ownership_status", "spared_names"]
+__all__ = ["instance_of", "ownership_status", "spared_names"]
 
 
 def ownership_status(names: OwnershipNames, phase: str, message: str) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def ownership_status(names: OwnershipNames, phase: str, message: str) -> dict[st
     return {"roleName": names.role, "userName": names.user, "phase": phase, "message": message}
 
 
-def _instance_of(raw: Mapping[str, Any]) -> InstanceKey | None:
+def instance_of(raw: Mapping[str, Any]) -> InstanceKey | None:
     """The instance a DatabaseUser / role object points at, keyed as `target_of` keys it."""
     spec = raw.get("spec") or {}
     if ref := spec.get("clusterInstanceRef"):
@@ -48,6 +48,6 @@ def spared_names(
     spared: set[str] = set()
     for raw, field in [*((u, "username") for u in users), *((r, "roleName") for r in roles)]:
         name = (raw.get("spec") or {}).get(field)
-        if name in wanted and _instance_of(raw) == target.key:
+        if name in wanted and instance_of(raw) == target.key:
             spared.add(str(name))
     return spared

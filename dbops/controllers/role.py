@@ -30,9 +30,11 @@ from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
+from dbops.controllers.declared_prerequisites import PrerequisiteGate
 from dbops.controllers.deletion import Dependent, cleanup_failed, force_in_effect, listing, run_gates
 from dbops.controllers.drift import DriftChecker, DriftOutcome, EffectivePolicy, effective_policy
-from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, target_of
+from dbops.controllers.references import refuse_admin_account
 from dbops.engines.access import DeclaredAccess, Difference, RoleGrantAdapter, drift_support
 from dbops.engines.base import EngineAdapter, EngineError, OwnedObject
 from dbops.engines.connection import ConnectionFailure
@@ -133,6 +135,9 @@ class RoleReconciler(KindReconciler[Any]):
         self.instances = ctx.store(INSTANCE)
         self.cluster_instances = ctx.store(CLUSTER_INSTANCE)
         self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
+        self.prerequisites = PrerequisiteGate(
+            lambda k: ctx.store(by_kind(k)), self.instances, self.cluster_instances, ctx.references
+        )
         self.drift = DriftChecker(self)
 
     # Helpers ----------------------------------------------------------------------------------------------------
@@ -156,13 +161,13 @@ class RoleReconciler(KindReconciler[Any]):
         namespace = metric_namespace(obj.metadata.namespace)
         draft = self.draft(raw)
         target = target_of(spec, obj.metadata.namespace)
-        instance, waiting = gate(target, self.instances, self.cluster_instances)
+        instance, waiting, reason = self.prerequisites.gate(raw, target)
         if instance is None:
             draft.set(phase="Pending", message=waiting)
-            draft.condition("Ready", False, "InstanceNotReady", waiting)
+            draft.condition("Ready", False, reason, waiting)
             await self.write_status(raw, draft, rid)
             self._publish(obj, draft, target.key.name)
-            return None  # woken by the instance's watch when it becomes Ready
+            return None  # woken by the watch on the instance, Database or role when it becomes Ready
         engine = instance.engine
         created_at = (draft.before.get("role") or {}).get("createdAt")
         # A creation whose role exists but whose grants failed (a database that does not exist yet) is finished by
@@ -173,6 +178,7 @@ class RoleReconciler(KindReconciler[Any]):
         applied = False
         try:
             adapter = role_adapter(await adapter_for(self.ctx, instance), engine)
+            refuse_admin_account(adapter, role, "spec.roleName")
             async with self.ctx.servers.operation(instance.target.key):
                 observed = await adapter.observe_role(role)
                 fresh = observed is None or not created_at
@@ -352,7 +358,7 @@ class RoleReconciler(KindReconciler[Any]):
             )
         else:
             target = target_of(spec, obj.metadata.namespace)
-            instance, waiting_message = gate(target, self.instances, self.cluster_instances, for_cleanup=True)
+            instance, waiting_message = self.cleanup_instance(obj, target)
             try:
                 if instance is None:
                     raise EngineError(waiting_message)

@@ -16,21 +16,25 @@ from dbops.controllers.base import KindReconciler
 from dbops.controllers.context import OperatorContext, resource_of
 from dbops.controllers.credentials import MANAGED_SECRETS_SELECTOR
 from dbops.controllers.database import DatabaseReconciler
+from dbops.controllers.declared_prerequisites import DATABASES, NAMES_OF, ROLES, declared_name
 from dbops.controllers.grant import GrantReconciler, grantee_index_value
 from dbops.controllers.initsql import INITSQL_CONFIGMAP_INDEX, INITSQL_SECRET_INDEX, referenced_configmaps
 from dbops.controllers.initsql import referenced_secrets as initsql_secrets
 from dbops.controllers.instance import InstanceReconciler
 from dbops.controllers.leadership import follow_informer_stream, rebuild_status_metrics
+from dbops.controllers.references import referenced_namespaces
 from dbops.controllers.role import RoleReconciler
 from dbops.controllers.user import UserReconciler
 from dbops.runtime import (
     CONFIGMAPS,
+    NAMESPACES,
     SECRETS,
     ControllerSpec,
     Predicate,
     Watch,
     all_of,
     any_of,
+    condition_became_current,
     condition_became_true,
     condition_is_true,
     field_changed,
@@ -48,9 +52,13 @@ PRIMARY: Predicate = spec_or_annotations(ann.WATCHED_ANNOTATIONS, (ann.OPERATOR_
 
 INSTANCE_INDEX = "instance"
 INSTANCE_BECAME_USABLE: Predicate = any_of(
-    condition_became_true("Ready"), all_of(generation_changed, condition_is_true("Ready"))
+    condition_became_true("Ready"),
+    all_of(generation_changed, condition_is_true("Ready")),
+    condition_became_current("Ready"),
 )
-"""behaviour.md 6.4: dependents wake when the instance's Ready turns True, or its spec changes while Ready."""
+"""behaviour.md 6.4: dependents wake when the instance's Ready turns True, or its spec changes while Ready — then
+once more when the instance has reconciled that spec (Ready current for the new generation): a dependent woken by
+the change itself still finds the old generation's condition and waits (the consent of `allowedNamespaces`)."""
 
 
 def instance_index_value(obj: Obj) -> list[str]:
@@ -108,6 +116,19 @@ def referenced_secrets(operator_namespace: str) -> Callable[[Obj], list[str]]:
     return index
 
 
+REFERENCED_NAMESPACES_INDEX = "referenced-namespaces"
+
+
+def consent_watch(ctx: OperatorContext, kind: str) -> Watch:
+    """Wakes the `kind` objects that reference a Secret or ConfigMap in a namespace when that namespace's metadata
+    changes (its `allow-references-from` consent, behaviour.md 13)."""
+    store = ctx.store(by_kind(kind))
+    if REFERENCED_NAMESPACES_INDEX not in store.indexer_names:
+        store.add_indexer(REFERENCED_NAMESPACES_INDEX, referenced_namespaces)
+    # A Namespace's cache key is its name, which is what the index holds.
+    return Watch(NAMESPACES, index_keys(store, REFERENCED_NAMESPACES_INDEX), metadata_only=True)
+
+
 def register_controllers(ctx: OperatorContext) -> None:
     """Add the controllers of this build to the manager."""
     for kind in ("DatabaseInstance", "ClusterDatabaseInstance"):
@@ -117,13 +138,14 @@ def register_controllers(ctx: OperatorContext) -> None:
         store.add_indexer(SECRET_INDEX, referenced_secrets(ctx.config.operator_namespace))
         # Secrets are watched by metadata only: the instance reads the data itself when it reconciles.
         secrets = Watch(SECRETS, index_keys(store, SECRET_INDEX), metadata_only=True)
+        watches = [secrets] if kind == "ClusterDatabaseInstance" else [secrets, consent_watch(ctx, kind)]
         ctx.manager.add_controller(
             ControllerSpec(
                 name=name,
                 resource=resource_of(info),
                 reconciler=InstanceReconciler(ctx, kind),
                 predicates=(PRIMARY,),
-                watches=[secrets],
+                watches=watches,
                 max_concurrency=ctx.config.workers(name),
                 rate_limiter=spec_error_backoff(),
             )
@@ -143,7 +165,7 @@ def register_controllers(ctx: OperatorContext) -> None:
             resource=resource_of(by_kind("Database")),
             reconciler=DatabaseReconciler(ctx),
             predicates=(PRIMARY,),
-            watches=[*instance_watches(ctx, "Database"), *initsql_sources],
+            watches=[*instance_watches(ctx, "Database"), *initsql_sources, consent_watch(ctx, "Database")],
             max_concurrency=ctx.config.workers("database"),
             rate_limiter=spec_error_backoff(),
         )
@@ -168,7 +190,13 @@ def register_controllers(ctx: OperatorContext) -> None:
             resource=resource_of(by_kind("DatabaseUser")),
             reconciler=users,
             predicates=(PRIMARY,),
-            watches=[*instance_watches(ctx, "DatabaseUser"), managed_secrets, supplied_secrets],
+            watches=[
+                *instance_watches(ctx, "DatabaseUser"),
+                *prerequisite_watches(ctx, "DatabaseUser"),
+                managed_secrets,
+                supplied_secrets,
+                consent_watch(ctx, "DatabaseUser"),
+            ],
             max_concurrency=ctx.config.workers("databaseuser"),
             rate_limiter=spec_error_backoff(),
         )
@@ -185,6 +213,7 @@ GRANTEE_INDEX = "grantee"
 PREREQUISITE_BECAME_USABLE: Predicate = any_of(
     condition_became_true("Ready"),
     all_of(generation_changed, condition_is_true("Ready")),
+    condition_became_current("Ready"),
     # Role-inheritance rotation moves a user's grants to its service role (behaviour.md 8.6 step 2).
     field_changed("status", "rotation", "serviceRole"),
     field_changed("status", "rotation", "enabled"),
@@ -196,6 +225,22 @@ def prerequisite_value(obj: Obj) -> list[str]:
     """Index value of a grantee or Database as `grantee_index_value` writes it: `Kind/namespace/name`."""
     meta = obj.get("metadata") or {}
     return [f"{obj.get('kind')}/{meta.get('namespace') or ''}/{meta.get('name')}"]
+
+
+def prerequisite_watches(ctx: OperatorContext, dependent_kind: str) -> list[Watch]:
+    """Wake the `dependent_kind` objects naming a database or role when the Database / (Cluster)DatabaseRole that
+    declares it turns Ready (`declared_prerequisites`: they wait for it instead of failing on the server)."""
+    store = ctx.store(by_kind(dependent_kind))
+    watches: list[Watch] = []
+    for prerequisite in (DATABASES, ROLES):
+        if prerequisite.index not in store.indexer_names:
+            store.add_indexer(prerequisite.index, NAMES_OF[prerequisite.index])
+        mapper = index_keys(store, prerequisite.index, declared_name(prerequisite))
+        watches.extend(
+            Watch(resource_of(by_kind(kind)), mapper, predicates=(condition_became_current("Ready"),))
+            for kind in prerequisite.declaring_kinds
+        )
+    return watches
 
 
 def _rebuild(reconcilers: list[KindReconciler[Any]], instance_id: str) -> None:
@@ -217,7 +262,7 @@ def register_access_controllers(ctx: OperatorContext) -> None:
                 resource=resource_of(by_kind(kind)),
                 reconciler=RoleReconciler(ctx, kind),
                 predicates=(PRIMARY,),
-                watches=instance_watches(ctx, kind),
+                watches=[*instance_watches(ctx, kind), *prerequisite_watches(ctx, kind)],
                 max_concurrency=ctx.config.workers(name),
                 rate_limiter=spec_error_backoff(),
             )
@@ -236,7 +281,11 @@ def register_access_controllers(ctx: OperatorContext) -> None:
                 reconciler=GrantReconciler(ctx, kind),
                 predicates=(PRIMARY,),
                 watches=[
-                    Watch(resource_of(by_kind(w)), mapper, predicates=(PREREQUISITE_BECAME_USABLE,)) for w in watched
+                    *(
+                        Watch(resource_of(by_kind(w)), mapper, predicates=(PREREQUISITE_BECAME_USABLE,))
+                        for w in watched
+                    ),
+                    *prerequisite_watches(ctx, kind),
                 ],
                 max_concurrency=ctx.config.workers(name),
                 rate_limiter=spec_error_backoff(),

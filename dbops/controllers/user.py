@@ -31,15 +31,21 @@ from dbops.controllers.credentials import (
     SECRET_KIND_LABEL,
     SOURCE_SUFFIX,
     DesiredSecret,
+    UnusableSecretValue,
     belongs_to,
     credentials_data,
     differences,
+    legacy_password,
     merge_patch_for,
+    overriding_labels,
+    own_value,
     ownership_labels,
     stored_value,
 )
+from dbops.controllers.declared_prerequisites import PrerequisiteGate
 from dbops.controllers.deletion import Dependent, cleanup_failed, force_in_effect, run_gates
-from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, target_of
+from dbops.controllers.references import check_object_references, refuse_admin_account
 from dbops.controllers.rotation import rotated_accounts
 from dbops.controllers.rotation_flow import ROTATION_FAILED_PREFIX, RotationFailure, RotationFlow, drop_rotated
 from dbops.controllers.user_drift import UserDrift, reported_before, with_failure
@@ -51,6 +57,7 @@ from dbops.metrics import metric_namespace
 from dbops.runtime import (
     SECRETS,
     AlreadyExists,
+    Conflict,
     NotFound,
     OwnWrites,
     Result,
@@ -82,6 +89,9 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         self.instances = ctx.store(INSTANCE)
         self.cluster_instances = ctx.store(CLUSTER_INSTANCE)
         self.grant_stores = {k: ctx.store(by_kind(k)) for k in GRANT_KINDS}
+        self.prerequisites = PrerequisiteGate(
+            lambda k: ctx.store(by_kind(k)), self.instances, self.cluster_instances, ctx.references
+        )
         self._applied_source: dict[str, str] = {}
         self.managed_secrets = ctx.manager.store(SECRETS, label_selector=MANAGED_SECRETS_SELECTOR)
         """The Secrets the operator wrote (credentials, password source), from the same cache the watch fills."""
@@ -134,10 +144,10 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         namespace = metric_namespace(obj.metadata.namespace)
         draft = self.draft(raw)
         target = target_of(spec, obj.metadata.namespace)
-        instance, waiting = gate(target, self.instances, self.cluster_instances)
+        instance, waiting, reason = self.prerequisites.gate(raw, target)
         if instance is None:
             draft.set(phase="Pending", message=waiting)
-            draft.condition("Ready", False, "InstanceNotReady", waiting)
+            draft.condition("Ready", False, reason, waiting)
             await self.write_status(raw, draft, rid)
             self._publish(obj, draft, target.key.name)
             return None
@@ -147,6 +157,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         try:
             password, source, source_version = await self._password(obj, secret_name, secret_namespace)
             adapter = await adapter_for(self.ctx, instance)
+            refuse_admin_account(adapter, spec.username, "spec.username")
             rotation = RotationFlow(self, obj, raw, draft, rid, instance, adapter)
             await rotation.detect()
             rotation.report_options(adapter.unsupported_user_fields(spec, None))
@@ -339,7 +350,12 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         if existing is not None:
             namespace = existing.namespace or obj.metadata.namespace
             secret = await self.ctx.client.get_or_none(SECRETS, existing.name, namespace)
-            value = stored_value(secret, existing.key)
+            try:
+                value = stored_value(secret, existing.key)
+            except UnusableSecretValue as error:
+                raise SpecProblem(
+                    "InvalidSpec", f"spec.existingPasswordSecret: Secret {namespace}/{existing.name} {error}"
+                ) from None
             if value is None:
                 raise SpecProblem(
                     "SecretNotFound", f"Secret {namespace}/{existing.name} key {existing.key!r} not found"
@@ -353,14 +369,29 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             # the password-source Secret only counts while the credentials Secret it backs exists.
             credentials = await self._managed_secret(secret_name, secret_namespace)
             source = await self._managed_secret(secret_name + SOURCE_SUFFIX, secret_namespace)
-            if credentials is not None and (value := stored_value(source, "password")) is not None:
+            user, user_namespace = obj.metadata.name or "", obj.metadata.namespace or ""
+            if (
+                credentials is not None
+                and source is not None
+                and belongs_to(credentials, user, user_namespace)
+                and belongs_to(source, user, user_namespace)  # another user's source is never our password
+                and (value := own_value(source, "password")) is not None
+            ):
+                return value, "source", ""
+            # A Secret written by the Go operator keeps the password in an annotation (api.md 1.7): it becomes the
+            # password-source Secret's, and the annotation goes in the same write of the credentials Secret.
+            if (
+                credentials is not None
+                and belongs_to(credentials, user, user_namespace)
+                and (value := legacy_password(credentials)) is not None
+            ):
                 return value, "source", ""
         else:
             credentials = await self._managed_secret(secret_name, secret_namespace)
             if (
                 credentials is not None
                 and belongs_to(credentials, obj.metadata.name or "", obj.metadata.namespace or "")
-                and (value := stored_value(credentials, "password")) is not None
+                and (value := own_value(credentials, "password")) is not None
             ):
                 return value, "credentials", ""
         config = spec.password_secret
@@ -400,6 +431,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             return  # it names the credentials Secret itself: nothing is written (8.2)
         template = spec.password_secret.secret_template if spec.password_secret else None
         tls = instance.spec.tls
+        material = (await adapter_for(self.ctx, instance)).settings.tls  # the instance's TLS Secret, as loaded
         values = SecretTemplateData(
             username=username,
             password=password,
@@ -409,10 +441,14 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             ssl_mode=tls.mode if tls and tls.enabled else "",
             namespace=user_namespace,
             name=user,
+            ca=material.ca_pem or "",
         )
         data = credentials_data(template.data if template else None, values)
         owner = owner_reference(raw) if namespace == user_namespace else None
-        labels = ownership_labels(user, user_namespace, namespace) | dict((template.labels if template else None) or {})
+        own_labels = ownership_labels(user, user_namespace, namespace)
+        template_labels = dict((template.labels if template else None) or {})
+        overridden = overriding_labels(template_labels, own_labels)
+        labels = template_labels | own_labels  # ownership labels win: a template cannot orphan its own Secret
         desired = DesiredSecret(
             name=name,
             namespace=namespace,
@@ -424,6 +460,14 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         )
         client = self.ctx.client
         stored = await self._managed_secret(name, namespace)
+        if overridden and (stored is None or differences(stored, desired)):
+            self.warning(
+                raw,
+                "SecretTemplateError",
+                f"DatabaseUser {user}: spec.passwordSecret.secretTemplate.labels may not set "
+                f"{', '.join(overridden)}: the operator's ownership labels are kept",
+                rid,
+            )
         if stored is None and not fresh and source in ("source", "credentials"):
             # Deleted between reading the password and now: the next reconcile regenerates it (8.2), rather than
             # writing the old password back.
@@ -451,7 +495,9 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         if not changes:
             return
         if "type" in changes:
-            await client.delete(SECRETS, name, namespace)
+            meta = stored.get("metadata") or {}
+            preconditions = {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
+            await client.delete(SECRETS, name, namespace, preconditions=preconditions)  # the one we checked
             await self._write_secret(desired, create=True)
             self.normal(
                 raw, "SecretUpdated", f"Credentials Secret {namespace}/{name} recreated because its type changed"
@@ -488,6 +534,11 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 return
             except AlreadyExists:
                 stored = await self.ctx.client.get(SECRETS, desired.name, desired.namespace)
+        if not belongs_to(stored, user, user_namespace):
+            raise SpecProblem(
+                "SecretConflict",
+                f"Secret {desired.namespace}/{desired.name} exists and does not belong to DatabaseUser {user}",
+            )
         if differences(stored, desired):
             await self._write_secret(desired, patch=merge_patch_for(stored, desired))
 
@@ -538,6 +589,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         return sorted(found)
 
     async def finalize(self, obj: DatabaseUser, raw: Obj, rid: str) -> Result | None:
+        check_object_references(self.ctx.references, raw)  # a refused Secret reference: nothing is deleted there
         annotations = obj.metadata.annotations
         waiting = await run_gates(
             self,
@@ -562,7 +614,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             )
         else:
             target = target_of(spec, obj.metadata.namespace)
-            instance, waiting_message = gate(target, self.instances, self.cluster_instances, for_cleanup=True)
+            instance, waiting_message = self.cleanup_instance(obj, target)
             try:
                 if instance is None:
                     raise EngineError(waiting_message)
@@ -608,11 +660,30 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         secret_name, secret_namespace = self.secret_location(obj)
         if secret_namespace != obj.metadata.namespace:  # no owner reference across namespaces
             for secret in (secret_name, secret_name + SOURCE_SUFFIX):
-                with contextlib.suppress(NotFound):
-                    await self.ctx.client.delete(SECRETS, secret, secret_namespace)
+                await self._delete_own_secret(secret, secret_namespace, name, obj.metadata.namespace or "")
         self.forget(obj.metadata.namespace, name)
         await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
         return None
+
+    async def _delete_own_secret(self, name: str, namespace: str, user: str, user_namespace: str) -> None:
+        """Delete a Secret only when it is this user's by its labels (`belongs_to`), with the uid and
+        resourceVersion it was read with as preconditions, so a Secret that is not ours — or was replaced by
+        somebody else's since it was read — is left alone. Nothing but a DatabaseUser's own record (its labels)
+        proves ownership across namespaces, where no owner reference can exist."""
+        stored = await self.ctx.client.get_or_none(SECRETS, name, namespace)
+        if stored is None:
+            return
+        if not belongs_to(stored, user, user_namespace):
+            self.log.info(
+                "left a Secret alone at deletion: it does not belong to this user",
+                secret=f"{namespace}/{name}",
+                user=f"{user_namespace}/{user}",
+            )
+            return
+        meta = stored.get("metadata") or {}
+        preconditions = {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
+        with contextlib.suppress(NotFound, Conflict):
+            await self.ctx.client.delete(SECRETS, name, namespace, preconditions=preconditions)
 
     def forget(self, namespace: str | None, name: str) -> None:
         metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)

@@ -59,6 +59,14 @@ class _NoObserver:
         return None
 
 
+SERVER_GOING_AWAY = (
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+)
+"""SQLSTATEs 57P03, 57P01 and 57P02: the server is (going) down, which is an outage, not a server error."""
+
+
 def classify_connect_error(error: BaseException, settings: ConnectionSettings) -> ConnectionFailure:
     """Turn a driver or network error into a categorised, redacted `ConnectionFailure`."""
     message = str(error) or error.__class__.__name__
@@ -73,8 +81,9 @@ def classify_connect_error(error: BaseException, settings: ConnectionSettings) -
         category, message = FailureCategory.TIMEOUT, f"no session within {settings.connect_timeout:g}s"
     elif isinstance(error, socket.gaierror | ConnectionRefusedError | OSError):
         category = FailureCategory.UNREACHABLE
-    elif isinstance(error, asyncpg.CannotConnectNowError):
-        # 57P03: shutting down, starting up or in recovery — the server is not taking sessions, like a refused port
+    elif isinstance(error, SERVER_GOING_AWAY):
+        # 57P03: shutting down, starting up or in recovery — the server is not taking sessions, like a refused port;
+        # 57P01/57P02: a shutdown (fast or after a crash) terminating the session in the middle of the check.
         category = FailureCategory.UNREACHABLE
     return ConnectionFailure(category, message)
 

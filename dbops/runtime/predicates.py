@@ -132,6 +132,30 @@ def condition_became_true(ctype: str) -> Predicate:
     return predicate
 
 
+def condition_became_current(ctype: str) -> Predicate:
+    """Condition ``ctype`` is ``True`` for the object's current generation now and was not before.
+
+    This is when a dependent may act on a spec change of the object: right after the change the condition still
+    describes the old generation (its ``observedGeneration`` lags), and only the object's own reconcile brings it up
+    to date, without the condition's status changing. An add passes when the condition is current and ``True``.
+    """
+
+    def current(obj: Obj | None) -> bool:
+        cond = _condition(obj, ctype)
+        return (
+            cond is not None
+            and cond.get("status") == "True"
+            and cond.get("observedGeneration") == _meta(obj).get("generation")
+        )
+
+    def predicate(ev: Event) -> bool:
+        if ev.type == DELETED or not current(ev.obj):
+            return False
+        return ev.type != MODIFIED or ev.old is None or not current(ev.old)
+
+    return predicate
+
+
 def event_type_in(*types: str) -> Predicate:
     def predicate(ev: Event) -> bool:
         return ev.type in types

@@ -17,9 +17,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HACK = REPO_ROOT / "hack"
 
 
+PROFILE = "test"
+"""The tests run in an environment of their own (hack/versions.sh, profile `test`): its own run directory and ports,
+so `make demo` and `make test` can run on one machine in either order and a test never meets a demo object."""
+
+
 def run_dir() -> Path:
-    """Where the environment keeps its state; the same default as the Makefile and hack/versions.sh."""
-    return Path(os.environ.get("DBOPS_RUN_DIR", "/tmp/dbops-dev"))
+    """Where the tests' environment keeps its state; the same default as hack/versions.sh for the test profile."""
+    return Path(os.environ.get("DBOPS_TEST_RUN_DIR", "/tmp/dbops-test"))
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ class DevEnv:
 
 def hack(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run one of the hack/ scripts with the test run's environment."""
-    env = {**os.environ, "DBOPS_RUN_DIR": str(run_dir())}
+    env = {**os.environ, "DBOPS_PROFILE": PROFILE, "DBOPS_TEST_RUN_DIR": str(run_dir())}
     return subprocess.run(
         ["bash", str(HACK / script), *args], env=env, text=True, capture_output=True, check=check, timeout=900
     )
@@ -105,3 +110,19 @@ def environment_is_up(wait_seconds: float = 90) -> bool:
         if scripts:
             time.sleep(1)
     return not scripts
+
+
+def ensure_environment() -> tuple[DevEnv, bool]:
+    """The tests' environment, started when it is not up already; True when this call started it."""
+    started = False
+    if not environment_is_up():
+        result = hack("dev-up.sh", check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"could not start the tests' environment:\n{result.stdout}\n{result.stderr}")
+        started = True
+    return DevEnv.load(), started
+
+
+def stop_environment() -> None:
+    """Stop the tests' environment and remove its run directory (never the demo's: another profile)."""
+    hack("dev-down.sh", check=False)

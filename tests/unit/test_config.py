@@ -54,6 +54,19 @@ def test_defaults() -> None:
     assert config.leader_election_namespace == "ops" and config.operator_namespace == "ops"
     assert config.sync_period == 36000 and config.backup_part_size == 16 * 1024**2
     assert config.log_level == "info" and config.log_format == "json"
+    assert config.client_rate_limit == (0.0, 0)  # runtime.md 2: no client-side limit unless a positive QPS
+
+
+def test_a_positive_qps_turns_the_client_rate_limit_on() -> None:
+    for args, expected in (
+        (["--kube-api-qps", "20", "--kube-api-burst", "30"], (20.0, 30)),  # what users set before still works
+        (["--kube-api-qps", "7.5"], (7.5, 8)),
+        (["--kube-api-qps", "-1", "--kube-api-burst", "500"], (0.0, 0)),
+        (["--kube-api-qps", "0"], (0.0, 0)),
+    ):
+        code, output, config = run(args)
+        assert code == 0 and config is not None, output
+        assert config.client_rate_limit == expected, args
 
 
 def test_flag_beats_environment_beats_default() -> None:

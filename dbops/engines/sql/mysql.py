@@ -25,7 +25,15 @@ from typing import Final
 
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.sql.dialect import Engine
-from dbops.engines.sql.quoting import NameKind, check_name_length, check_text, mysql_account, mysql_ident, mysql_literal
+from dbops.engines.sql.quoting import (
+    NameKind,
+    check_mysql_account_name,
+    check_name_length,
+    check_text,
+    mysql_account,
+    mysql_ident,
+    mysql_literal,
+)
 
 __all__ = [
     "CACHING_SHA2",
@@ -344,6 +352,7 @@ class Account:
         """``'user'@'host'``, or ``'role'`` for a host-less MariaDB role."""
         if self.host is None:
             check_text(self.user, field)
+            check_mysql_account_name(self.user, field)
             if self.user == "":
                 raise InvalidSpec(field, "must not be empty")
             check_name_length(dialect.engine, NameKind.ACCOUNT, self.user, field)

@@ -29,6 +29,7 @@ __all__ = [
     "NameLimit",
     "ch_ident",
     "ch_literal",
+    "check_mysql_account_name",
     "check_name_length",
     "check_setting_name",
     "check_text",
@@ -221,9 +222,18 @@ def mysql_literal(value: str, field: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+def check_mysql_account_name(user: str, field: str) -> str:
+    """MySQL and MariaDB store and compare account names without their trailing spaces (``'app '`` is account
+    ``app``), so such a name would manage — and at deletion drop — another account than the one named. Refused."""
+    if user != user.rstrip(" "):
+        raise InvalidSpec(field, "must not end with a space: MySQL and MariaDB drop trailing spaces of account names")
+    return user
+
+
 def mysql_account(user: str, host: str, field: str, *, engine: Engine = Engine.MYSQL) -> str:
     """A MySQL-family account name ``'user'@'host'`` (two literals), with the per-engine length checks."""
     _check_name(user, field)
+    check_mysql_account_name(user, field)
     check_name_length(engine, NameKind.ACCOUNT, user, field)
     check_name_length(engine, NameKind.HOST, host, f"{field} (host)")
     return mysql_literal(user, field) + "@" + mysql_literal(host, f"{field} (host)")

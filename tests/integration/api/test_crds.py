@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
 
 from dbops.api import kinds
 from dbops.api.database import DatabaseInfo, DatabaseSpec, DatabaseStatus
@@ -89,23 +90,31 @@ def test_explain_shows_every_documented_field(kubectl: Kubectl, crds: list[str])
 # Samples
 
 
-def test_every_sample_is_accepted_and_printer_columns_work(kubectl: Kubectl, api_namespace: str) -> None:
+def _renamed_samples(kubectl: Kubectl, suffix: str) -> list[Manifest]:
+    """config/samples as kustomize renders them, every object renamed with `suffix`: the cluster-scoped samples
+    (`shared-postgres`, `reporting`, `reporting-access`) share their names with a running demo's, and a test only
+    ever creates and deletes objects of its own."""
     rendered = kubectl("kustomize", str(REPO / "config/samples")).stdout
-    cluster_scoped = [
-        doc.split("name: ", 1)[1].split()[0]
-        for doc in rendered.split("\n---\n")
-        if any(f"kind: {k}\n" in doc for k in CLUSTER_SCOPED)
-    ]
-    assert len(cluster_scoped) == 3
+    documents: list[Manifest] = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    for doc in documents:
+        doc["metadata"]["name"] = f"{doc['metadata']['name']}-{suffix}"
+    return documents
+
+
+def test_every_sample_is_accepted_and_printer_columns_work(kubectl: Kubectl, api_namespace: str) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    samples = _renamed_samples(kubectl, suffix)
+    cluster_scoped = [doc for doc in samples if doc["kind"] in CLUSTER_SCOPED]
+    assert sorted(doc["kind"] for doc in cluster_scoped) == sorted(CLUSTER_SCOPED), cluster_scoped
     try:
-        out = kubectl("apply", "-n", api_namespace, "-k", str(REPO / "config/samples")).stdout
+        out = kubectl("apply", "-n", api_namespace, "-f", "-", input=yaml.safe_dump_all(samples)).stdout
         assert out.count(" created") + out.count(" configured") + out.count(" unchanged") == 14, out
 
         for info in kinds.KINDS:
             listing = json.loads(
                 kubectl("get", f"{info.plural}.{GROUP}", "-o", "json", *_ns_args(info.kind, api_namespace)).stdout
             )
-            items = listing["items"]
+            items = [item for item in listing["items"] if item["metadata"]["name"].endswith(f"-{suffix}")]
             assert items, f"no {info.kind} sample"
             for item in items:
                 kinds.parse(item)  # what the apiserver stored parses into the typed model
@@ -116,16 +125,31 @@ def test_every_sample_is_accepted_and_printer_columns_work(kubectl: Kubectl, api
             assert header in table, table
         rows = {cols[0]: cols for cols in map(str.split, table.splitlines()) if cols and "/" in cols[0]}
         # Leading columns only: Phase, Version, Size and Secret stay empty until an operator writes status.
-        assert rows[f"databaseinstance.{GROUP}/local-postgres"][1:4] == ["postgres", "127.0.0.1", "15432"], table
-        assert rows[f"database.{GROUP}/app"][1:3] == ["local-postgres", "app_db"], table
-        assert rows[f"databaseuser.{GROUP}/app-user"][1:3] == ["local-postgres", "app_user"], table
+        instance = rows[f"databaseinstance.{GROUP}/local-postgres-{suffix}"]
+        assert instance[1:4] == ["postgres", "127.0.0.1", "15432"], table
+        assert rows[f"database.{GROUP}/app-{suffix}"][1:3] == ["local-postgres", "app_db"], table
+        assert rows[f"databaseuser.{GROUP}/app-user-{suffix}"][1:3] == ["local-postgres", "app_user"], table
     finally:
-        for kind, name in zip(
-            ("ClusterDatabaseGrant", "ClusterDatabaseRole", "ClusterDatabaseInstance"),
-            ("reporting-access", "reporting", "shared-postgres"),
-            strict=True,
-        ):
-            kubectl("delete", f"{kinds.by_kind(kind).plural}.{GROUP}", name, "--ignore-not-found", check=False)
+        for doc in cluster_scoped:
+            kubectl(
+                "delete", f"{kinds.by_kind(doc['kind']).plural}.{GROUP}", doc["metadata"]["name"],
+                "--ignore-not-found", "--wait=false", check=False,
+            )  # fmt: skip
+
+
+def test_the_cross_namespace_sample_is_consented_to_by_the_sample_instance(kubectl: Kubectl) -> None:
+    """config/samples/cross-namespace (applied by `make demo`) uses the sample instance from another namespace; the
+    instance sample lists that namespace, so the reference is permitted (behaviour.md 13)."""
+    rendered = kubectl("kustomize", str(REPO / "config/samples/cross-namespace")).stdout
+    documents = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    databases = [kinds.parse(doc) for doc in documents if doc["kind"] == "Database"]
+    assert databases, documents
+    sample = yaml.safe_load((REPO / "config/samples/dbops_v1alpha1_databaseinstance.yaml").read_text())
+    for database in databases:
+        ref = database.spec.instance_ref
+        assert ref is not None and ref.namespace and ref.namespace != database.metadata.namespace
+        assert ref.name == sample["metadata"]["name"]
+        assert database.metadata.namespace in sample["spec"]["allowedNamespaces"]
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -191,6 +191,18 @@ BAD_CASES: tuple[Case, ...] = (
         "cluster-instance-missing-connection", "ClusterDatabaseInstance", drop("spec.connection"), ("spec.connection",)
     ),
     Case(
+        "instance-allowed-namespace-not-a-name",
+        "DatabaseInstance",
+        set_("spec.allowedNamespaces", ["team-a", "Team_B"]),
+        ("spec.allowedNamespaces[1]",),
+    ),
+    Case(
+        "cluster-instance-allowed-namespaces",
+        "ClusterDatabaseInstance",
+        set_("spec.allowedNamespaces", ["team-a"]),
+        ("spec.allowedNamespaces", "only valid on a DatabaseInstance"),
+    ),
+    Case(
         "instance-engine-immutable",
         "DatabaseInstance",
         set_("spec.engine", "cockroachdb"),

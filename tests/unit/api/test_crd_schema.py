@@ -84,6 +84,9 @@ CEL_TABLE: list[tuple[int, tuple[str, ...], str, str, str]] = [
      "!has(self.passwordSecret) || !has(self.passwordSecret.generate) || self.passwordSecret.generate || "
      "has(self.existingPasswordSecret)",
      "passwordSecret.generate=false requires existingPasswordSecret"),
+    # api.md 6.1 `allowedNamespaces` (behaviour.md 13): "CEL: absent on ClusterDatabaseInstance".
+    (24, ("ClusterDatabaseInstance",), "spec", "!has(self.allowedNamespaces)",
+     "allowedNamespaces is only valid on a DatabaseInstance: a ClusterDatabaseInstance is shared"),
 ]  # fmt: skip
 
 # Section 6, transcribed: kind -> [(name, type, jsonPath)]

@@ -24,6 +24,8 @@ TABLE_9: list[tuple[str, list[str], list[str]]] = [
     (G, [f"{p}/finalizers" for p in ALL], ["update"]),
     ("", ["secrets"], ["get", "list", "watch", "create", "update", "patch", "delete"]),
     ("", ["configmaps"], ["get", "list", "watch"]),
+    # Addition to the table: behaviour.md 13's consent is a Namespace annotation, read from a namespace informer.
+    ("", ["namespaces"], ["get", "list", "watch"]),
     ("", ["events"], ["create", "patch"]),
     ("authentication.k8s.io", ["tokenreviews"], ["create"]),
     ("authorization.k8s.io", ["subjectaccessreviews"], ["create"]),

@@ -97,3 +97,44 @@ def test_secret_body_hides_data_in_repr() -> None:
     secret = desired(password="hunter2")
     assert "hunter2" not in repr(secret)
     assert secret.body()["data"] == {"password": b64("hunter2")}
+
+
+def test_tls_client_material_is_never_rendered_into_a_users_secret() -> None:
+    for source in ("{{ .TLSKey }}", "ca: {{ .CA }}\ncert: {{ .TLSCert | b64enc }}", '{{ index . "TLSKey" }}'):
+        with pytest.raises(TemplateError, match="client TLS material") as refused:
+            credentials_data({"tls": source}, VALUES)
+        assert refused.value.key == "tls"
+    with_ca = SecretTemplateData(username="app", password="pw", host="h", port=1, ca="-----BEGIN CERTIFICATE-----")
+    assert credentials_data({"ca.crt": "{{ .CA }}"}, with_ca) == {"ca.crt": b"-----BEGIN CERTIFICATE-----"}
+
+
+def test_a_legacy_password_annotation_is_removed_in_the_same_write() -> None:
+    legacy = "dbops.dbprovision.io/managed-password"
+    stored = {
+        "metadata": {"labels": {}, "annotations": {legacy: "old-secret-value", "keep": "x"}},
+        "type": "Opaque",
+        "data": {"url": b64("u")},
+    }
+    desired = DesiredSecret("s", "ns", "Opaque", {"url": b"u"})
+    changes = differences(stored, desired)
+    assert changes == [f"annotations.{legacy} (removed)"]
+    assert "old-secret-value" not in " ".join(changes)
+    patch = merge_patch_for(stored, desired)
+    assert patch["metadata"]["annotations"] == {legacy: None}
+    stored["metadata"]["annotations"].pop(legacy)
+    assert differences(stored, desired) == []
+    assert "annotations" not in merge_patch_for(stored, desired)["metadata"]
+
+
+def test_unusable_secret_values_are_named_never_replaced() -> None:
+    from dbops.controllers.credentials import UnusableSecretValue, own_value
+
+    def secret(raw: bytes) -> dict[str, object]:
+        return {"data": {"pw": base64.b64encode(raw).decode()}}
+
+    assert stored_value(secret("pässword".encode()), "pw") == "pässword"
+    for raw, problem in ((b"\xff\xfeab", "not valid UTF-8"), (b"ab\x00cd", "NUL byte")):
+        with pytest.raises(UnusableSecretValue, match=problem) as refused:
+            stored_value(secret(raw), "pw")
+        assert "ab" not in str(refused.value)  # the message names the key, never the value
+        assert own_value(secret(raw), "pw") is None  # our own Secret: treated as emptied (regenerated)

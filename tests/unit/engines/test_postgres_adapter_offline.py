@@ -218,6 +218,9 @@ def test_unsupported_fields_are_delegated(adapter: PostgresAdapter) -> None:
     ("error", "category"),
     [
         (asyncpg.CannotConnectNowError("the database system is shutting down"), "Unreachable"),
+        # A fast shutdown terminating the check's session (seen when `make test` ran beside `make demo`).
+        (asyncpg.exceptions.AdminShutdownError("terminating connection due to administrator command"), "Unreachable"),
+        (asyncpg.exceptions.CrashShutdownError("terminating connection because of crash"), "Unreachable"),
         (ConnectionRefusedError(111, "Connection refused"), "Unreachable"),
         (asyncpg.InvalidPasswordError("password authentication failed for user x"), "AuthenticationFailed"),
         (TimeoutError(), "Timeout"),
@@ -225,6 +228,7 @@ def test_unsupported_fields_are_delegated(adapter: PostgresAdapter) -> None:
     ],
 )
 def test_connect_errors_are_categorised(error: Exception, category: str) -> None:
-    """A server shutting down or starting up (57P03) refuses sessions like a closed port: Unreachable."""
+    """A server shutting down or starting up (57P03), or ending sessions as it goes down (57P01, 57P02), is an
+    outage like a closed port: Unreachable."""
     settings = ConnectionSettings(engine="postgres", host="h", port=1, username="u", password="pw", database="d")
     assert classify_connect_error(error, settings).category.value == category

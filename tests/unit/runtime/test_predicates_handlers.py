@@ -10,6 +10,7 @@ from dbops.runtime.predicates import (
     all_of,
     annotations_changed,
     any_of,
+    condition_became_current,
     condition_became_true,
     condition_is_true,
     deletion_started,
@@ -153,3 +154,19 @@ def test_enqueue_handler_applies_predicates_priority_and_filter() -> None:
     dep(Event(ADDED, thing("c")))
     assert q.get_nowait() == "ns/c" and q.trigger_of("ns/c") == Trigger.DEPENDENCY
     assert Priority.LOW > Priority.NORMAL
+
+
+def test_condition_became_current_fires_when_the_condition_catches_up_with_a_spec_change() -> None:
+    def current(obj: dict[str, Any], generation: int) -> None:
+        ready(obj, "True")
+        obj["status"]["conditions"][0]["observedGeneration"] = generation
+
+    became = condition_became_current("Ready")
+    settled = thing(gen=1)
+    current(settled, 1)
+    changed = update(settled, lambda o: o["metadata"].update(generation=2))  # spec edit: condition now stale
+    assert not became(changed)
+    caught_up = update(changed.obj, lambda o: current(o, 2))  # the object's own reconcile, status stays True
+    assert became(caught_up)
+    assert not became(update(caught_up.obj, lambda o: o["status"].update(phase="Ready")))  # already current
+    assert became(Event(ADDED, caught_up.obj)) and not became(Event(DELETED, caught_up.obj))

@@ -286,7 +286,7 @@ def test_mysql_ident_roundtrip(value: str) -> None:
 
 @given(TEXT, TEXT)
 def test_mysql_account_roundtrip(user: str, host: str) -> None:
-    if user == "" or len(user) > 32 or len(host) > 255:
+    if user == "" or len(user) > 32 or len(host) > 255 or user.endswith(" "):  # trailing spaces: refused below
         return
     quoted = mysql_account(user, host, "f")
     u, end = mysql_literal_token(quoted)
@@ -316,3 +316,12 @@ def test_clickhouse_ident_roundtrip(value: str) -> None:
 def test_no_quoted_form_contains_nul(value: str) -> None:
     for quote in (pg_literal, mysql_literal, ch_literal):
         assert "\x00" not in quote(value, "f")
+
+
+def test_mysql_account_names_with_trailing_spaces_are_refused() -> None:
+    """MariaDB stores `'app '` as account `app` (found by tests/integration/engines/test_hostile_fuzz.py)."""
+    from dbops.engines.sql.quoting import mysql_account
+
+    with pytest.raises(InvalidSpec, match="trailing spaces"):
+        mysql_account("app ", "%", "spec.username")
+    assert mysql_account(" app", "%", "spec.username") == "' app'@'%'"
