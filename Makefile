@@ -6,7 +6,8 @@ PYTEST := .venv/bin/pytest
 RUN_DIR ?= $(or $(DBOPS_RUN_DIR),/tmp/dbops-dev)
 export DBOPS_RUN_DIR := $(RUN_DIR)
 
-.PHONY: help install dev-up dev-down dev-env test test-unit test-integration test-e2e test-env-down lint fmt \
+.PHONY: help install dev-up dev-down dev-env test test-unit test-integration test-e2e test-faults test-env-down \
+        lint fmt \
         manifests check-manifests bench run demo demo-check
 
 help: ## list the targets
@@ -46,6 +47,9 @@ test-integration: install ## integration tests (starts the environment if it is 
 
 test-e2e: install ## end-to-end tests (starts the environment if it is not up)
 	$(PYTEST) tests/e2e
+
+test-faults: install ## the fault suite: the operator while real parts fail (starts the environment if needed)
+	$(PYTEST) tests/faults
 
 test-env-down: ## stop a tests' environment kept with DBOPS_KEEP_ENV=1
 	@DBOPS_PROFILE=test bash hack/dev-down.sh
