@@ -11,8 +11,9 @@ keeps a password nobody is given.
 
 Drift (`user_drift`, behaviour.md 8.1 step 6, 11) is checked after each apply and when due, through the shared
 checker, on engines with a user drift half (PostgreSQL in this build); the reconcile requeues at the earliest of the
-next check and the rotation timers. Not yet in this build: the legacy managed-password migration, and the ownership
-pre-check's status block (the drop itself reassigns and drops what the account owns).
+next check and the rotation timers. A Go-operator Secret's `managed-password` annotation is migrated into the
+password-source Secret and removed in the same write (api.md 1.7). Not yet in this build: the ownership pre-check's
+status block (the drop itself reassigns and drops what the account owns).
 """
 
 from __future__ import annotations

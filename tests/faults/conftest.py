@@ -26,6 +26,7 @@ import pytest
 from tests.conftest import Kubectl
 from tests.e2e.conftest import Operator, _ready, crds, wait_for  # noqa: F401 (crds is a fixture)
 from tests.e2e.test_database_user import superuser  # noqa: F401 (a fixture)
+from tests.e2e.test_instance import admin_secret, instance
 from tests.e2e.test_quiet_resync import labelled
 from tests.support.env import REPO_ROOT, DevEnv
 
@@ -85,6 +86,17 @@ def log_records(op: Operator, message: str) -> list[dict[str, Any]]:
             if record.get("msg") == message:
                 out.append(record)
     return out
+
+
+def apply_postgres_instance(kubectl: Kubectl, namespace: str, dev_env: DevEnv, partition: str) -> None:
+    """The admin Secret and PostgreSQL instance `pg` of `partition` in `namespace` (Ready once its operator runs:
+    `wait_instance_ready`)."""
+    setup = admin_secret(dev_env) + "---\n" + labelled(instance(dev_env, interval=30), partition)
+    kubectl("apply", "-n", namespace, "-f", "-", input=setup)
+
+
+def wait_instance_ready(kubectl: Kubectl, namespace: str) -> None:
+    wait_for(lambda: phases(kubectl, "dbi", namespace).get("pg") == "Ready", 60, "the instance")
 
 
 def phases(kubectl: Kubectl, kind: str, namespace: str) -> dict[str, str]:

@@ -20,8 +20,8 @@ from typing import Any
 from tests.conftest import Kubectl
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_database_user import user
-from tests.e2e.test_instance import admin_secret, instance
 from tests.faults.conftest import (
+    apply_postgres_instance,
     delete_partition_objects,
     event_count,
     eventually,
@@ -31,6 +31,7 @@ from tests.faults.conftest import (
     refused_logins,
     secret_credentials,
     start_operator,
+    wait_instance_ready,
 )
 from tests.support.controlplane import ControlPlane
 from tests.support.env import DevEnv
@@ -52,11 +53,10 @@ async def test_apiserver_restart_while_users_are_created(
 ) -> None:
     partition, prefix = "fault-restart", f"r{uuid.uuid4().hex[:6]}"
     first, later = [f"a{i:02d}" for i in range(80)], [f"b{i:02d}" for i in range(10)]
-    setup = admin_secret(dev_env) + "---\n" + labelled(instance(dev_env, interval=30), partition)
-    kubectl("apply", "-n", namespace, "-f", "-", input=setup)
+    apply_postgres_instance(kubectl, namespace, dev_env, partition)
     op = start_operator(dev_env, partition, METRICS_PORT, PROBE_PORT)
     try:
-        wait_for(lambda: phases(kubectl, "dbi", namespace).get("pg") == "Ready", 60, "the instance")
+        wait_instance_ready(kubectl, namespace)
         manifests = "---\n".join(labelled(user(n, f"{prefix}_{n}"), partition) for n in first)
         # Still being created when the API server goes away: the restart lands in the middle of reconciles.
         applying = subprocess.Popen(  # noqa: ASYNC220 (the test drives blocking kubectl calls throughout)
@@ -94,11 +94,10 @@ async def test_compaction_410_relist_applies_exactly_the_missed_changes(
 ) -> None:
     partition, prefix = "fault-410", f"c{uuid.uuid4().hex[:6]}"
     names = [f"u{i}" for i in range(8)]
-    setup = admin_secret(dev_env) + "---\n" + labelled(instance(dev_env, interval=30), partition)
-    kubectl("apply", "-n", namespace, "-f", "-", input=setup)
+    apply_postgres_instance(kubectl, namespace, dev_env, partition)
     op = start_operator(dev_env, partition, METRICS_PORT, PROBE_PORT)
     try:
-        wait_for(lambda: phases(kubectl, "dbi", namespace).get("pg") == "Ready", 60, "the instance")
+        wait_instance_ready(kubectl, namespace)
         manifests = "---\n".join(labelled(user(n, f"{prefix}_{n}"), partition) for n in names)
         kubectl("apply", "-n", namespace, "-f", "-", input=manifests)
         wait_for(lambda: ready_count(kubectl, namespace) == len(names), 90, "every user Ready")

@@ -14,9 +14,9 @@ from typing import Any
 from tests.conftest import Kubectl
 from tests.e2e.conftest import Operator, events, wait_for
 from tests.e2e.test_database_user import user
-from tests.e2e.test_instance import admin_secret, instance
 from tests.faults.conftest import (
     FaultOperator,
+    apply_postgres_instance,
     delete_partition_objects,
     event_count,
     labelled,
@@ -24,6 +24,7 @@ from tests.faults.conftest import (
     refused_logins,
     secret_credentials,
     start_operator,
+    wait_instance_ready,
 )
 from tests.support.env import DevEnv
 
@@ -60,8 +61,7 @@ async def test_the_follower_takes_over_from_a_killed_leader_and_applies_nothing_
 ) -> None:
     prefix = f"l{uuid.uuid4().hex[:6]}"
     names = [f"u{i:02d}" for i in range(USERS)]
-    kubectl("apply", "-n", namespace, "-f", "-",
-            input=admin_secret(dev_env) + "---\n" + labelled(instance(dev_env, interval=30), PARTITION))  # fmt: skip
+    apply_postgres_instance(kubectl, namespace, dev_env, PARTITION)
     running: list[FaultOperator] = []
     try:
         leader = start(dev_env, "a", namespace)
@@ -70,7 +70,7 @@ async def test_the_follower_takes_over_from_a_killed_leader_and_applies_nothing_
         follower = start(dev_env, "b", namespace)
         running.append(follower)
         wait_for(lambda: leading(follower) == 0.0, 30, "replica b to report itself a follower")
-        wait_for(lambda: phases(kubectl, "dbi", namespace).get("pg") == "Ready", 60, "the instance")
+        wait_instance_ready(kubectl, namespace)
         manifests = "---\n".join(labelled(user(n, f"{prefix}_{n}"), PARTITION) for n in names)
         kubectl("apply", "-n", namespace, "-f", "-", input=manifests, timeout=120)
         wait_for(

@@ -15,14 +15,15 @@ from typing import Any
 from tests.conftest import Kubectl
 from tests.e2e.conftest import wait_for
 from tests.e2e.test_database_user import user
-from tests.e2e.test_instance import admin_secret, instance
 from tests.faults.conftest import (
+    apply_postgres_instance,
     delete_partition_objects,
     labelled,
     phases,
     refused_logins,
     secret_credentials,
     start_operator,
+    wait_instance_ready,
 )
 from tests.support.env import DevEnv
 
@@ -36,11 +37,10 @@ async def test_killed_mid_creation_converges_with_one_account_and_one_matching_s
 ) -> None:
     prefix = f"k{uuid.uuid4().hex[:6]}"
     names = [f"u{i:03d}" for i in range(USERS)]
-    setup = admin_secret(dev_env) + "---\n" + labelled(instance(dev_env, interval=30), PARTITION)
-    kubectl("apply", "-n", namespace, "-f", "-", input=setup)
+    apply_postgres_instance(kubectl, namespace, dev_env, PARTITION)
     op = start_operator(dev_env, PARTITION, METRICS_PORT, PROBE_PORT, name=f"{PARTITION}-1")
     try:
-        wait_for(lambda: phases(kubectl, "dbi", namespace).get("pg") == "Ready", 60, "the instance")
+        wait_instance_ready(kubectl, namespace)
         manifests = "---\n".join(labelled(user(n, f"{prefix}_{n}"), PARTITION) for n in names)
         # Created while the operator works on the first ones, so the kill lands in the middle of creations.
         applying = subprocess.Popen(  # noqa: ASYNC220 (the test drives blocking kubectl calls throughout)
