@@ -207,6 +207,11 @@ class OwnershipStatus(ApiModel):
     user_name: str | None = Field(None, description="App login.")
     phase: OwnershipPhase | None = Field(None, description="Pending, Ready or Failed.")
     message: str | None = Field(None, description="Details.")
+    created: list[str] | None = Field(
+        None,
+        description="Which of the two this Database created (an addition): dropOnDelete drops only those, never a "
+        "role that existed before. Absent on objects from before the field: both are dropped, as before.",
+    )
 
 
 class DatabasePostgresStatus(ApiModel):

@@ -18,9 +18,13 @@ from dbops.api.kinds import KindInfo
 from dbops.api.meta import Resource as ApiObject
 from dbops.config import parse_duration
 from dbops.controllers import annotations as ann
-from dbops.controllers.context import OperatorContext, resource_of
-from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceTarget, ResolvedInstance
-from dbops.controllers.references import ReferenceRefused, checked_gate
+from dbops.controllers.context import OperatorContext, adapter_for, resource_of
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, InstanceTarget, ResolvedInstance
+from dbops.controllers.references import checked_gate
+from dbops.controllers.refusal import Refused
+from dbops.controllers.server_ownership import ServerOwnership
+from dbops.engines.base import EngineError
+from dbops.engines.connection import ConnectionFailure
 from dbops.runtime import (
     EventRecorder,
     Request,
@@ -115,7 +119,7 @@ class KindReconciler(Generic[ModelT]):
         if meta.get("deletionTimestamp"):
             try:
                 return await self.finalize(obj, raw, rid)
-            except ReferenceRefused as refused:
+            except Refused as refused:
                 await self.release_refused(obj, raw, refused)
                 return None
         if self.info.finalizer not in (meta.get("finalizers") or []):
@@ -124,13 +128,14 @@ class KindReconciler(Generic[ModelT]):
                 raw = updated
         try:
             return await self.sync(obj, raw, rid)
-        except ReferenceRefused as refused:
+        except Refused as refused:
             await self.refuse(obj, raw, rid, refused)
             return None  # permanent: woken by a change of the object, the instance or the namespace's consent
 
-    async def refuse(self, obj: ModelT, raw: Obj, rid: str, refused: ReferenceRefused) -> None:
-        """behaviour.md 13: a reference this operator may not follow. Ready=False with the reason, one
-        ReconcileFailed Warning per new message; nothing was created, read or deleted."""
+    async def refuse(self, obj: ModelT, raw: Obj, rid: str, refused: Refused) -> None:
+        """A permanent refusal (`refusal.Refused`: a reference this operator may not follow, a server object that
+        is not ours). Ready=False with the reason, one ReconcileFailed Warning per new message; nothing was created,
+        read or deleted."""
         draft = self.draft(raw)
         message = str(refused)
         previous = draft.previous_condition("Ready") or {}
@@ -141,13 +146,14 @@ class KindReconciler(Generic[ModelT]):
         await self.write_status(raw, draft, rid)
         self.publish_stored(obj, draft)
 
-    async def release_refused(self, obj: ModelT, raw: Obj, refused: ReferenceRefused) -> None:
-        """Deleting an object whose reference is (no longer) allowed: its finalizer goes, and nothing behind the
-        refused reference is touched — what it made there stays, as with deletion-policy Retain."""
+    async def release_refused(self, obj: ModelT, raw: Obj, refused: Refused) -> None:
+        """Deleting a refused object (its reference is not allowed, its server object is not ours): its finalizer
+        goes, and nothing behind the refusal is touched — what is there stays, as with deletion-policy Retain."""
         self.normal(
             raw,
             "Deleted",
-            f"Released {self.info.kind} {obj.metadata.name} without cleaning up behind a refused reference: {refused}",
+            f"Released {self.info.kind} {obj.metadata.name} without cleaning up on the server, because "
+            f"{refused.released_because}: {refused}",
         )
         self.forget(obj.metadata.namespace, obj.metadata.name or "")
         await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
@@ -173,6 +179,20 @@ class KindReconciler(Generic[ModelT]):
         instances, cluster_instances = self.ctx.store(INSTANCE), self.ctx.store(CLUSTER_INSTANCE)
         namespace = obj.metadata.namespace
         return checked_gate(self.ctx.references, namespace, target, instances, cluster_instances, for_cleanup=True)
+
+    async def remove_marker(self, obj: Any, raw: Obj, target: InstanceTarget, server_objects: ServerOwnership) -> None:
+        """Deleted with the server object retained: its tracking marker goes (api.md 5.7). Best effort: an
+        unreachable server must not hold up a deletion that changes nothing else there, and a marker left behind
+        still names this resource, so it blocks nobody but a resource of another name."""
+        try:
+            instance, _ = self.cleanup_instance(obj, target)
+            if instance is None:
+                return
+            adapter = await adapter_for(self.ctx, instance)
+            async with self.ctx.servers.operation(instance.target.key):
+                await server_objects.unmark(adapter, raw, instance)
+        except (EngineError, ConnectionFailure, InstanceProblem) as error:
+            self.log.info("tracking marker not removed", kind=self.info.kind, error=str(error))
 
     def draft(self, raw: Obj) -> StatusDraft:
         return StatusDraft(raw.get("status"), (raw.get("metadata") or {}).get("generation"))

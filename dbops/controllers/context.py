@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dbops.api.kinds import KindInfo
+from dbops.api.kinds import KindInfo, by_kind
 from dbops.config import OperatorConfig
-from dbops.controllers.instances import ResolvedInstance, connection_settings
+from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, ResolvedInstance, connection_settings
 from dbops.controllers.references import ReferencePolicy
+from dbops.controllers.server_ownership import ServerObjects, ServerOwnership
 from dbops.engines.base import EngineAdapter
 from dbops.engines.registry import ServerRegistry
 from dbops.metrics import Metrics
@@ -42,6 +43,12 @@ class OperatorContext:
     def store(self, info: KindInfo) -> Store:
         """The informer cache of a kind (the manager creates the informer on first use)."""
         return self.manager.store(resource_of(info))
+
+    def server_ownership(self, objects: ServerObjects) -> ServerOwnership:
+        """Who owns the server objects of one sort (`server_ownership`), over this process's caches."""
+        return ServerOwnership(
+            objects, lambda kind: self.store(by_kind(kind)), self.store(INSTANCE), self.store(CLUSTER_INSTANCE)
+        )
 
 
 async def adapter_for(ctx: OperatorContext, instance: ResolvedInstance) -> EngineAdapter:

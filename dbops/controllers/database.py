@@ -25,9 +25,17 @@ from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
 from dbops.controllers.database_drift import DatabaseDrift, with_init_sql
 from dbops.controllers.deletion import Dependent, cleanup_failed, force_in_effect, run_gates
-from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, gate, target_of
-from dbops.controllers.ownership import ownership_status, spared_names
+from dbops.controllers.instances import (
+    CLUSTER_INSTANCE,
+    INSTANCE,
+    InstanceProblem,
+    ResolvedInstance,
+    gate,
+    target_of,
+)
+from dbops.controllers.ownership import created_roles, ownership_status, spared_names, with_created_roles
 from dbops.controllers.references import check_object_references, checked_gate
+from dbops.controllers.server_ownership import DATABASES
 from dbops.engines.base import (
     EngineAdapter,
     EngineError,
@@ -89,6 +97,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         self._init_sql_attempts: dict[tuple[str, str], tuple[str, int]] = {}
         """(namespace, name) → (attempt hash, consecutive failures) of a blocked initSQL, for its backoff."""
         self.drift = DatabaseDrift(self)
+        self.server_objects = ctx.server_ownership(DATABASES)
 
     # Helpers ----------------------------------------------------------------------------------------------------
 
@@ -148,6 +157,7 @@ class DatabaseReconciler(KindReconciler[Database]):
                     started = time.monotonic()
                     try:
                         await self._apply(spec, adapter, observed, names, owner, draft)
+                        await self.server_objects.mark(adapter, raw, instance)
                     except (EngineError, InvalidSpec):
                         self._operation("update", engine, namespace, False, started)
                         raise
@@ -232,20 +242,22 @@ class DatabaseReconciler(KindReconciler[Database]):
         """behaviour.md 7.5, with the auto-ownership steps of 7.6 around it: the roles (and membership) before the
         database is re-owned by the role, the default privileges both ways after the schemas exist."""
         if names is not None and isinstance(adapter, OwnershipAdapter):
-            await adapter.ensure_ownership_roles(names)
+            created = await adapter.ensure_ownership_roles(names)
+            if created_roles(draft.data) is not None:
+                draft.set(postgres=with_created_roles(draft.data, names, created))
         await adapter.apply_database(spec, observed, owner=owner)
         if names is not None and isinstance(adapter, OwnershipAdapter):
             config = spec.postgres.ownership if spec.postgres is not None else None
             if observed.allow_connections is False and (spec.postgres is None or not spec.postgres.allow_connections):
                 message = "owner role and app user in place; default privileges wait (connections are disallowed)"
-                status = ownership_status(names, "Pending", message)
+                status = ownership_status(names, "Pending", message, created_roles(draft.data))
             else:
                 await adapter.apply_ownership(spec, names)
                 both_ways = config is None or config.set_default_privileges
                 message = "owner role and app user in place" + (
                     "; default privileges set both ways" if both_ways else ""
                 )
-                status = ownership_status(names, "Ready", message)
+                status = ownership_status(names, "Ready", message, created_roles(draft.data))
             draft.set(postgres={**(draft.data.get("postgres") or {}), "ownership": status})
 
     # initSQL (behaviour.md 12) ---------------------------------------------------------------------------------
@@ -341,6 +353,9 @@ class DatabaseReconciler(KindReconciler[Database]):
         if observed is not None and created_at:
             return observed, False
         if observed is not None:
+            await self.server_objects.claim(adapter, raw, instance)  # OwnershipConflict: another resource's
+            if names is not None:
+                draft.set(postgres=with_created_roles(draft.data, names, []))
             self.ctx.metrics.adoptions.labels("Database", "success", namespace).inc()
             draft.set(database={**(draft.data.get("database") or {}), "createdAt": _now()})
             self.normal(raw, "Created", f"Took over existing database {spec.name} on instance {instance.name}")
@@ -348,8 +363,10 @@ class DatabaseReconciler(KindReconciler[Database]):
         started = time.monotonic()
         try:
             if names is not None and isinstance(adapter, OwnershipAdapter):
-                await adapter.ensure_ownership_roles(names)
-            await adapter.create_database(spec, owner=effective_owner(spec, names), comment=None)
+                created = await adapter.ensure_ownership_roles(names)
+                draft.set(postgres=with_created_roles(draft.data, names, created))
+            comment = self.server_objects.text(raw, instance)
+            await adapter.create_database(spec, owner=effective_owner(spec, names), comment=comment)
         except (EngineError, ConnectionFailure, InstanceProblem) as error:
             self._operation("create", instance.engine, namespace, False, started)
             draft.set(phase="Failed", message=str(error))
@@ -465,6 +482,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         namespace = metric_namespace(obj.metadata.namespace)
         draft = self.draft(raw)
         if spec.deletion_policy == "Retain":
+            await self.remove_marker(obj, raw, target, self.server_objects)
             self.normal(
                 raw,
                 "Deleted",
@@ -487,9 +505,11 @@ class DatabaseReconciler(KindReconciler[Database]):
                     raise EngineError(waiting_message)
                 adapter = await adapter_for(self.ctx, instance)
                 async with self.ctx.servers.operation(instance.target.key):
-                    await adapter.drop_database(spec.name)
-                    for account in self._dropped_with_database(obj, adapter):
-                        await adapter.drop_account(account)
+                    kept = await self.server_objects.not_ours(adapter, raw, instance)
+                    if kept is None:
+                        await adapter.drop_database(spec.name)
+                        for account in self._dropped_with_database(obj, raw, adapter):
+                            await adapter.drop_account(account)
             except (EngineError, ConnectionFailure, InstanceProblem) as error:
                 engine = instance.engine if instance else "unknown"
                 self._operation("delete", engine, namespace, False, started)
@@ -498,15 +518,19 @@ class DatabaseReconciler(KindReconciler[Database]):
                 if retry is not None:
                     return retry
             else:
-                self._operation("delete", instance.engine, namespace, True, started)
-                self.normal(raw, "Deleted", f"Dropped database {spec.name} from instance {instance.name}")
+                if kept is not None:
+                    self.normal(raw, "Deleted", f"Released Database {name}; database {spec.name} kept: {kept}")
+                else:
+                    self._operation("delete", instance.engine, namespace, True, started)
+                    self.normal(raw, "Deleted", f"Dropped database {spec.name} from instance {instance.name}")
         self.forget(obj.metadata.namespace, name)
         await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
         return None
 
-    def _dropped_with_database(self, obj: Database, adapter: EngineAdapter) -> list[str]:
+    def _dropped_with_database(self, obj: Database, raw: Obj, adapter: EngineAdapter) -> list[str]:
         """With auto-ownership and `dropOnDelete`: the app user, then the owner role (behaviour.md 7.8), except a
-        name a DatabaseUser or (Cluster)DatabaseRole on the same instance manages."""
+        name a DatabaseUser or (Cluster)DatabaseRole on the same instance manages, and a role this Database did not
+        create (`status.postgres.ownership.created`, when recorded)."""
         spec = obj.spec
         config = spec.postgres.ownership if spec.postgres is not None else None
         if config is None or not config.drop_on_delete:
@@ -519,7 +543,12 @@ class DatabaseReconciler(KindReconciler[Database]):
         users = [raw for store in self.account_stores for raw in store.list()]
         roles = [raw for store in self.role_stores for raw in store.list()]
         spared = spared_names(names, target_of(spec, obj.metadata.namespace), users, roles)
-        return [account for account in (names.user, names.role) if account not in spared]
+        created = created_roles(raw.get("status"))
+        return [
+            account
+            for account in (names.user, names.role)
+            if account not in spared and (created is None or account in created)
+        ]
 
     def forget(self, namespace: str | None, name: str) -> None:
         metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)

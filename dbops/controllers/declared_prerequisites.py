@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dbops.controllers.instances import InstanceTarget, ResolvedInstance, instance_is_ready, lookup
+from dbops.controllers.instances import InstanceTarget, ResolvedInstance, instance_is_ready, same_server
 from dbops.controllers.ownership import instance_of
 from dbops.controllers.references import ReferencePolicy, check_object_references, checked_gate
 from dbops.runtime import Store
@@ -100,12 +100,6 @@ def declared_name(prerequisite: Prerequisite) -> Any:
     return value
 
 
-def _server(raw: Obj | None) -> tuple[str, int] | None:
-    connection = ((raw or {}).get("spec") or {}).get("connection") or {}
-    host, port = connection.get("host"), connection.get("port")
-    return (str(host), int(port)) if host and port else None
-
-
 def waiting_for(
     prerequisite: Prerequisite,
     names: Iterable[str],
@@ -120,7 +114,6 @@ def waiting_for(
     wanted = set(names)
     if not wanted:
         return None
-    server = _server(lookup(target, instances, cluster_instances))
     for kind, store in declaring.items():
         for obj in store.list():
             spec, meta = obj.get("spec") or {}, obj.get("metadata") or {}
@@ -129,10 +122,7 @@ def waiting_for(
             key = instance_of(obj)
             if key is None:
                 continue
-            same_server = key == target.key or (
-                server is not None and _server(lookup(InstanceTarget(key), instances, cluster_instances)) == server
-            )
-            if same_server:
+            if same_server(key, target, instances, cluster_instances):
                 phase = (obj.get("status") or {}).get("phase") or "Pending"
                 where = f"{meta['namespace']}/{meta.get('name')}" if meta.get("namespace") else meta.get("name")
                 declared = spec[prerequisite.field]

@@ -334,6 +334,28 @@ def _first_completion(uid: str | None) -> bool:
     return True
 
 
+async def blocked_by_owned_objects(
+    reconciler: KindReconciler[Any], raw: Obj, rid: str, message: str, hint: str, retry_seconds: float
+) -> Result:
+    """behaviour.md 8.7 / 9: the account or role still owns objects and force-delete is not in effect. Phase
+    Failed, Ready=False OwnershipBlocks, one DeletionBlocked per new finding (`hint`: what resolves it); re-checked
+    after `retry_seconds`."""
+    draft = reconciler.draft(raw)
+    if (draft.previous_condition("Ready") or {}).get("message") != message:
+        name = (raw.get("metadata") or {}).get("name", "")
+        reconciler.warning(
+            raw,
+            "DeletionBlocked",
+            f"Deletion of {reconciler.info.kind} {name} is blocked: {message}; {hint}, "
+            f"or annotate {ann.FORCE_DELETE}=true",
+            rid,
+        )
+    draft.set(phase="Failed", message=message)
+    draft.condition("Ready", False, "OwnershipBlocks", message)
+    await reconciler.write_status(raw, draft, rid)
+    return Result(requeue_after=retry_seconds)
+
+
 async def cleanup_failed(
     reconciler: KindReconciler[Any],
     raw: Obj,

@@ -117,6 +117,8 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
                 self.ctx.client, spec, obj.metadata.namespace, self.ctx.config.operator_namespace
             )
             await self._protect_admin_secret(obj)
+            if draft.before.get("observedGeneration") != obj.metadata.generation:
+                await self._release_unreferenced_secrets()  # the secretRef may have moved
             observer = _Observer(self, obj.metadata.name or "", namespace, spec.engine)
             adapter = await self.ctx.servers.adapter(key, settings, observer)
             info = await asyncio.wait_for(adapter.check(), timeout=float(check.timeout_seconds))
@@ -361,24 +363,31 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
         if key is not None:
             await secret_protection.protect(self.ctx.client, self.secret_metadata, key)
 
+    def _referenced_admin_secrets(self, *, besides: str | None = None) -> dict[str, str]:
+        """Cache key of every instance (of either kind, `besides` left out) → the key of its admin Secret."""
+        referenced = {}
+        for store in self.instance_stores:
+            for other in store.list():
+                if (me := object_key(other)) == besides:
+                    continue
+                spec = by_kind(str(other.get("kind"))).model.model_validate(other).spec
+                if (key := self._admin_secret(spec, (other.get("metadata") or {}).get("namespace"))) is not None:
+                    referenced[me] = key
+        return referenced
+
     async def _release_admin_secret(self, obj: DatabaseInstance, raw: Obj) -> None:
         """Release the admin Secret unless another instance (of either kind) still references it."""
         key = self._admin_secret(obj.spec, obj.metadata.namespace)
         if key is None:
             return
-        me = object_key(raw)
-        others = [
-            object_key(other)
-            for store in self.instance_stores
-            for other in store.list()
-            if object_key(other) != me
-            and self._admin_secret(
-                by_kind(str(other.get("kind"))).model.model_validate(other).spec,
-                (other.get("metadata") or {}).get("namespace"),
-            )
-            == key
-        ]
+        others = [me for me, secret in self._referenced_admin_secrets(besides=object_key(raw)).items() if secret == key]
         await secret_protection.release(self.ctx.client, self.secret_metadata, key, others)
+
+    async def _release_unreferenced_secrets(self) -> None:
+        """Secrets protected for an instance whose secretRef has moved on (and that no other instance uses)."""
+        referenced = set(self._referenced_admin_secrets().values())
+        for key in await secret_protection.release_unreferenced(self.ctx.client, self.secret_metadata, referenced):
+            self.log.info("admin Secret no longer referenced; protection removed", secret=key)
 
     def forget(self, namespace: str | None, name: str) -> None:
         """Drop the instance's series and close its cached connections (it is gone or no longer ours)."""

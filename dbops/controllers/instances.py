@@ -15,7 +15,13 @@ from typing import Any
 from dbops.api.instance import DatabaseInstanceSpec
 from dbops.api.kinds import by_kind
 from dbops.config import parse_duration
-from dbops.engines.connection import DEFAULT_ADMIN_DATABASE, ConnectionSettings, TLSMaterial, effective_tls_mode
+from dbops.engines.connection import (
+    DEFAULT_ADMIN_DATABASE,
+    ConnectionSettings,
+    TLSMaterial,
+    TrackingConfig,
+    effective_tls_mode,
+)
 from dbops.engines.registry import InstanceKey
 from dbops.runtime import SECRETS, KubeClient, Store, is_condition_true
 
@@ -67,6 +73,21 @@ def instance_is_ready(raw: dict[str, Any] | None) -> bool:
 def lookup(target: InstanceTarget, instances: Store, cluster_instances: Store) -> dict[str, Any] | None:
     store = cluster_instances if target.key.kind == CLUSTER_INSTANCE.kind else instances
     return store.get(target.store_key)
+
+
+def _endpoint(raw: dict[str, Any] | None) -> tuple[str, int] | None:
+    connection = ((raw or {}).get("spec") or {}).get("connection") or {}
+    host, port = connection.get("host"), connection.get("port")
+    return (str(host), int(port)) if host and port else None
+
+
+def same_server(key: InstanceKey, target: InstanceTarget, instances: Store, cluster_instances: Store) -> bool:
+    """Whether the instance `key` reaches `target`'s server: the same instance object, or another one with the same
+    host and port (a ClusterDatabaseInstance and a DatabaseInstance often point at one server)."""
+    if key == target.key:
+        return True
+    server = _endpoint(lookup(target, instances, cluster_instances))
+    return server is not None and _endpoint(lookup(InstanceTarget(key), instances, cluster_instances)) == server
 
 
 def _decode(secret: dict[str, Any], key: str, where: str = "", reason: str = "CredentialsError") -> str | None:
@@ -143,6 +164,19 @@ async def connection_settings(
         connect_timeout=connect_timeout,
         statement_timeout=postgres.statement_timeout if postgres else None,
         application_name=postgres.application_name if postgres else "db-provision-operator",
+        tracking=_tracking_store(spec),
+    )
+
+
+def _tracking_store(spec: DatabaseInstanceSpec) -> TrackingConfig:
+    """Where the MySQL family keeps tracking text (api.md 5.7 `resourceTracking.mysql`; ClickHouse: its table)."""
+    config = spec.resource_tracking.mysql if spec.resource_tracking is not None else None
+    if config is None:
+        return TrackingConfig()
+    return TrackingConfig(
+        database=config.metadata_database or None,
+        table=config.metadata_table_name,
+        use_user_attributes=config.use_user_attributes,
     )
 
 

@@ -16,12 +16,33 @@ from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceTarg
 from dbops.engines.ownership import OwnershipNames
 from dbops.engines.registry import InstanceKey
 
-__all__ = ["instance_of", "ownership_status", "spared_names"]
+__all__ = ["created_roles", "instance_of", "ownership_status", "spared_names", "with_created_roles"]
 
 
-def ownership_status(names: OwnershipNames, phase: str, message: str) -> dict[str, Any]:
-    """status.postgres.ownership."""
-    return {"roleName": names.role, "userName": names.user, "phase": phase, "message": message}
+def ownership_status(names: OwnershipNames, phase: str, message: str, created: list[str] | None) -> dict[str, Any]:
+    """status.postgres.ownership; `created` (None: not recorded) lists the roles the Database created."""
+    status: dict[str, Any] = {"roleName": names.role, "userName": names.user, "phase": phase, "message": message}
+    if created is not None:
+        status["created"] = created
+    return status
+
+
+def created_roles(status: Mapping[str, Any] | None) -> list[str] | None:
+    """The auto-ownership roles the Database recorded as created by it; None for a status from before the record."""
+    ownership = ((status or {}).get("postgres") or {}).get("ownership") or {}
+    created = ownership.get("created")
+    return [str(name) for name in created] if isinstance(created, list) else None
+
+
+def with_created_roles(status: Mapping[str, Any], names: OwnershipNames, created: list[str]) -> dict[str, Any]:
+    """status.postgres with `created` extended by the roles just created. The record starts when the Database
+    creates or takes over its database, so a role that existed before is never claimed; a Database from before the
+    record keeps the old rule (both dropped)."""
+    postgres = dict(status.get("postgres") or {})
+    ownership = dict(postgres.get("ownership") or {"roleName": names.role, "userName": names.user})
+    ownership["created"] = sorted({*(created_roles(status) or []), *created})
+    postgres["ownership"] = ownership
+    return postgres
 
 
 def instance_of(raw: Mapping[str, Any]) -> InstanceKey | None:

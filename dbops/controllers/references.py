@@ -26,6 +26,7 @@ from typing import Any
 
 from dbops.controllers import annotations as ann
 from dbops.controllers.instances import CLUSTER_INSTANCE, InstanceTarget, ResolvedInstance, gate, lookup
+from dbops.controllers.refusal import Refused
 from dbops.engines.errors import InvalidSpec
 from dbops.runtime import Store
 
@@ -48,12 +49,10 @@ MODES = ("consent", "allow")
 Obj = Mapping[str, Any]
 
 
-class ReferenceRefused(Exception):
+class ReferenceRefused(Refused):
     """A reference this operator may not follow; `reason` is the Ready reason (permanent until a change)."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+    released_because = "it is behind a refused reference"
 
 
 def _listed(values: Any, namespace: str) -> bool:

@@ -31,10 +31,18 @@ from dbops.controllers import annotations as ann
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for, resource_of
 from dbops.controllers.declared_prerequisites import PrerequisiteGate
-from dbops.controllers.deletion import Dependent, cleanup_failed, force_in_effect, listing, run_gates
+from dbops.controllers.deletion import (
+    Dependent,
+    blocked_by_owned_objects,
+    cleanup_failed,
+    force_in_effect,
+    listing,
+    run_gates,
+)
 from dbops.controllers.drift import DriftChecker, DriftOutcome, EffectivePolicy, effective_policy
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, target_of
 from dbops.controllers.references import refuse_admin_account
+from dbops.controllers.server_ownership import ROLES
 from dbops.engines.access import DeclaredAccess, Difference, RoleGrantAdapter, drift_support
 from dbops.engines.base import EngineAdapter, EngineError, OwnedObject
 from dbops.engines.connection import ConnectionFailure
@@ -139,6 +147,7 @@ class RoleReconciler(KindReconciler[Any]):
             lambda k: ctx.store(by_kind(k)), self.instances, self.cluster_instances, ctx.references
         )
         self.drift = DriftChecker(self)
+        self.server_objects = ctx.server_ownership(ROLES)
 
     # Helpers ----------------------------------------------------------------------------------------------------
 
@@ -177,7 +186,8 @@ class RoleReconciler(KindReconciler[Any]):
         attempted_create = False
         applied = False
         try:
-            adapter = role_adapter(await adapter_for(self.ctx, instance), engine)
+            engine_adapter = await adapter_for(self.ctx, instance)
+            adapter = role_adapter(engine_adapter, engine)
             refuse_admin_account(adapter, role, "spec.roleName")
             async with self.ctx.servers.operation(instance.target.key):
                 observed = await adapter.observe_role(role)
@@ -185,6 +195,7 @@ class RoleReconciler(KindReconciler[Any]):
                 if observed is None:
                     attempted_create = True
                     await adapter.create_managed_role(spec)
+                    await self.server_objects.mark(engine_adapter, raw, instance)
                     self._operation("create", engine, namespace, True)
                     if created_at:
                         message = (
@@ -194,6 +205,7 @@ class RoleReconciler(KindReconciler[Any]):
                         message = f"Created role {role} on instance {instance.name}"
                     self.normal(raw, "Created", message)
                 elif not created_at:
+                    await self.server_objects.claim(engine_adapter, raw, instance)  # OwnershipConflict: another's
                     await adapter.apply_managed_role(spec, observed)
                     self._operation("create", engine, namespace, True)
                     self.ctx.metrics.adoptions.labels(self.info.kind, "success", namespace).inc()
@@ -205,6 +217,7 @@ class RoleReconciler(KindReconciler[Any]):
                 elif draft.before.get("observedGeneration") != obj.metadata.generation:
                     step = "update"
                     await adapter.apply_managed_role(spec, observed)
+                    await self.server_objects.mark(engine_adapter, raw, instance)
                     self._operation("update", engine, namespace, True)
                 applied = fresh or finishing or draft.before.get("observedGeneration") != obj.metadata.generation
                 if fresh:
@@ -351,6 +364,7 @@ class RoleReconciler(KindReconciler[Any]):
         policy = annotations.get(ann.DELETION_POLICY, "Delete")
         namespace = metric_namespace(obj.metadata.namespace)
         if policy != "Delete":
+            await self.remove_marker(obj, raw, target_of(spec, obj.metadata.namespace), self.server_objects)
             self.normal(
                 raw,
                 "Deleted",
@@ -365,11 +379,11 @@ class RoleReconciler(KindReconciler[Any]):
                 engine_adapter = await adapter_for(self.ctx, instance)
                 adapter = role_adapter(engine_adapter, instance.engine)
                 async with self.ctx.servers.operation(instance.target.key):
-                    if not force:
-                        owned = await engine_adapter.owned_objects(spec.role_name)
-                        if owned:
+                    kept = await self.server_objects.not_ours(engine_adapter, raw, instance)
+                    if kept is None:
+                        if not force and (owned := await engine_adapter.owned_objects(spec.role_name)):
                             return await self._ownership_blocks(raw, rid, spec.role_name, owned)
-                    await drop_with_retry(adapter, spec)
+                        await drop_with_retry(adapter, spec)
             except (EngineError, ConnectionFailure, InstanceProblem, UnsupportedEngine, InvalidSpec) as error:
                 self._operation("delete", instance.engine if instance else "unknown", namespace, False)
                 retry = await cleanup_failed(
@@ -378,31 +392,22 @@ class RoleReconciler(KindReconciler[Any]):
                 if retry is not None:
                     return retry
             else:
-                self._operation("delete", instance.engine, namespace, True)
-                self.normal(raw, "Deleted", f"Dropped role {spec.role_name} from instance {instance.name}")
+                if kept is not None:
+                    self.normal(raw, "Deleted", f"Released {self.info.kind} {name}; role {spec.role_name} kept: {kept}")
+                else:
+                    self._operation("delete", instance.engine, namespace, True)
+                    self.normal(raw, "Deleted", f"Dropped role {spec.role_name} from instance {instance.name}")
         self.forget(obj.metadata.namespace, name)
         await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
         return None
 
     async def _ownership_blocks(self, raw: Obj, rid: str, role: str, owned: Sequence[OwnedObject]) -> Result:
-        """behaviour.md 9 / 8.7 step 3: the role still owns objects and force-delete is not in effect. Phase Failed,
-        Ready=False OwnershipBlocks, one DeletionBlocked per new finding; re-checked every 30 s. (The role status
-        has no `ownershipBlock` field, api.md 6.5; the condition message carries the list.)"""
-        draft = self.draft(raw)
+        """The role still owns objects (the role status has no `ownershipBlock` field, api.md 6.5; the condition
+        message carries the list)."""
+        databases = ", ".join(sorted({o.database for o in owned}))
+        hint = f"reassign or drop them in {databases}"
         message = ownership_message(role, owned)
-        if (draft.previous_condition("Ready") or {}).get("message") != message:
-            databases = ", ".join(sorted({o.database for o in owned}))
-            self.warning(
-                raw,
-                "DeletionBlocked",
-                f"Deletion of {self.info.kind} {raw['metadata'].get('name', '')} is blocked: {message}; reassign or "
-                f"drop them in {databases}, or annotate {ann.FORCE_DELETE}=true",
-                rid,
-            )
-        draft.set(phase="Failed", message=message)
-        draft.condition("Ready", False, "OwnershipBlocks", message)
-        await self.write_status(raw, draft, rid)
-        return Result(requeue_after=OWNERSHIP_RECHECK_SECONDS)
+        return await blocked_by_owned_objects(self, raw, rid, message, hint, OWNERSHIP_RECHECK_SECONDS)
 
     def forget(self, namespace: str | None, name: str) -> None:
         metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)

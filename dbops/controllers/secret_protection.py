@@ -8,6 +8,8 @@ connection) cannot connect, every dependent ends in `DeleteFailed`, and the name
 So, like Kubernetes' own `pvc-protection`, the instance controller puts the finalizer
 `dbops.dbprovision.io/instance-credentials` on the admin Secret it reads, and removes it when the last instance
 referencing that Secret has been finalized. A Secret deleted while in use stays readable (`Terminating`) until then.
+When an instance's `secretRef` moves to another Secret, the old one is released at the next reconcile of the new
+spec, unless another instance still references it (`release_unreferenced`).
 """
 
 from __future__ import annotations
@@ -51,6 +53,23 @@ async def protect(client: KubeClient, secrets: Store, key: str) -> bool:
         return await add_finalizer(client, SECRETS, meta, FINALIZER) is not None
     except NotFound:
         return False
+
+
+async def release_unreferenced(client: KubeClient, secrets: Store, referenced: set[str]) -> list[str]:
+    """Remove the finalizer from every cached Secret that carries it and that no instance references any more
+    (`referenced`: the admin Secret keys of all cached instances of both kinds); returns the released keys."""
+    released = []
+    for meta in secrets.list():
+        metadata = meta.get("metadata") or {}
+        key = make_key(metadata.get("namespace") or "", metadata.get("name") or "")
+        if FINALIZER not in (metadata.get("finalizers") or []) or key in referenced:
+            continue
+        try:
+            if await remove_finalizer(client, SECRETS, meta, FINALIZER) is not None:
+                released.append(key)
+        except NotFound:
+            continue
+    return released
 
 
 async def release(client: KubeClient, secrets: Store, key: str, users: Iterable[Any]) -> bool:

@@ -31,6 +31,7 @@ from dbops.runtime import (
     SECRETS,
     ControllerSpec,
     Predicate,
+    Store,
     Watch,
     all_of,
     any_of,
@@ -41,6 +42,7 @@ from dbops.runtime import (
     generation_changed,
     index_keys,
     label_keys,
+    per_object,
     spec_error_backoff,
     spec_or_annotations,
 )
@@ -243,6 +245,33 @@ def prerequisite_watches(ctx: OperatorContext, dependent_kind: str) -> list[Watc
     return watches
 
 
+GRANTEE_KINDS = ("DatabaseUser", "DatabaseRole", "ClusterDatabaseRole")
+
+
+def grantee_instance_watches(ctx: OperatorContext, grant_store: Store) -> list[Watch]:
+    """Wake the grants whose grantee is on an instance when that instance becomes usable or changes its spec while
+    Ready — its `allowedNamespaces` decides whether a grant from another namespace may use it (behaviour.md 13)."""
+    grantees = []
+    for kind in GRANTEE_KINDS:
+        store = ctx.store(by_kind(kind))
+        if INSTANCE_INDEX not in store.indexer_names:
+            store.add_indexer(INSTANCE_INDEX, instance_index_value)
+        grantees.append(store)
+
+    def grants_on(instance: Obj) -> list[str]:
+        keys: set[str] = set()
+        for value in instance_value(instance):
+            for store in grantees:
+                for grantee in store.by_index(INSTANCE_INDEX, value):
+                    keys.update(grant_store.index_keys(GRANTEE_INDEX, prerequisite_value(grantee)[0]))
+        return sorted(keys)
+
+    return [
+        Watch(resource_of(by_kind(kind)), per_object(grants_on), predicates=(INSTANCE_BECAME_USABLE,))
+        for kind in ("DatabaseInstance", "ClusterDatabaseInstance")
+    ]
+
+
 def _rebuild(reconcilers: list[KindReconciler[Any]], instance_id: str) -> None:
     rebuild_status_metrics(reconcilers, instance_id)
 
@@ -251,8 +280,8 @@ def register_access_controllers(ctx: OperatorContext) -> None:
     """DatabaseRole, ClusterDatabaseRole, DatabaseGrant and ClusterDatabaseGrant (behaviour.md 9, 10).
 
     Roles wake on their instance like databases and users. Grants wake when their grantee (DatabaseUser,
-    DatabaseRole, ClusterDatabaseRole) or their Database becomes usable, through an index of those references; they
-    also re-check every 10 s while waiting, which covers the grantee's instance.
+    DatabaseRole, ClusterDatabaseRole) or their Database becomes usable, through an index of those references, and
+    when the grantee's instance becomes usable or changes its consent (`grantee_instance_watches`).
     """
     for kind in ("DatabaseRole", "ClusterDatabaseRole"):
         name = kind.lower()
@@ -286,6 +315,7 @@ def register_access_controllers(ctx: OperatorContext) -> None:
                         for w in watched
                     ),
                     *prerequisite_watches(ctx, kind),
+                    *grantee_instance_watches(ctx, store),
                 ],
                 max_concurrency=ctx.config.workers(name),
                 rate_limiter=spec_error_backoff(),

@@ -44,13 +44,14 @@ from dbops.controllers.credentials import (
     stored_value,
 )
 from dbops.controllers.declared_prerequisites import PrerequisiteGate
-from dbops.controllers.deletion import Dependent, cleanup_failed, force_in_effect, run_gates
+from dbops.controllers.deletion import Dependent, blocked_by_owned_objects, cleanup_failed, force_in_effect, run_gates
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, target_of
 from dbops.controllers.references import check_object_references, refuse_admin_account
 from dbops.controllers.rotation import rotated_accounts
 from dbops.controllers.rotation_flow import ROTATION_FAILED_PREFIX, RotationFailure, RotationFlow, drop_rotated
+from dbops.controllers.server_ownership import ACCOUNTS
 from dbops.controllers.user_drift import UserDrift, reported_before, with_failure
-from dbops.engines.base import EngineError
+from dbops.engines.base import EngineAdapter, EngineError
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.rotation import ServiceRoleMissing, rotation_adapter
@@ -100,6 +101,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         """Our own Secret writes, so their watch events do not wake the user a second time."""
         """existingPasswordSecret resourceVersion last set on the server, per user (a restart sets it once more)."""
         self.drift = UserDrift(self)
+        self.server_objects = ctx.server_ownership(ACCOUNTS)
 
     # Names ------------------------------------------------------------------------------------------------------
 
@@ -173,13 +175,15 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 fresh = observed is None or not created_at
                 secret_event = None
                 if observed is None:
-                    await adapter.create_account(spec, password=own_password, comment=None)
+                    comment = self.server_objects.text(raw, instance)
+                    await adapter.create_account(spec, password=own_password, comment=comment)
                     self._operation("create", instance.engine, namespace, True)
                     verb = "Recreated" if created_at else "Created"
                     tail = "; it had disappeared from the server" if created_at else ""
                     self.normal(raw, "Created", f"{verb} user {spec.username} on instance {instance.name}{tail}")
                     secret_event = "SecretCreated"
                 elif not created_at:
+                    await self.server_objects.claim(adapter, raw, instance)  # OwnershipConflict: another's
                     await adapter.set_password(spec.username, own_password)
                     self._operation("create", instance.engine, namespace, True)
                     self.ctx.metrics.adoptions.labels("DatabaseUser", "success", namespace).inc()
@@ -202,6 +206,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 applied = fresh or spec_changed
                 if observed is not None and (fresh or spec_changed):
                     await adapter.apply_account(spec, observed)
+                    await self.server_objects.mark(adapter, raw, instance)
                     if not fresh:
                         self._operation("update", instance.engine, namespace, True)
                 await rotation.ensure_accounts(password, apply=fresh or spec_changed)
@@ -606,8 +611,8 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         force = force_in_effect(self, raw)
         policy = annotations.get(ann.DELETION_POLICY, "Delete")
         namespace = metric_namespace(obj.metadata.namespace)
-        draft = self.draft(raw)
         if policy != "Delete":
+            await self.remove_marker(obj, raw, target_of(spec, obj.metadata.namespace), self.server_objects)
             self.normal(
                 raw,
                 "Deleted",
@@ -620,44 +625,26 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 if instance is None:
                     raise EngineError(waiting_message)
                 adapter = await adapter_for(self.ctx, instance)
-                rotated = rotated_accounts(raw.get("status"), spec)
                 async with self.ctx.servers.operation(instance.target.key):
-                    if not force:
-                        owned = [
-                            o for account in (spec.username, *rotated) for o in await adapter.owned_objects(account)
-                        ]
-                        if owned:
-                            listed = ", ".join(
-                                sorted(
-                                    f"{o.database}.{o.schema}.{o.name}" if o.schema else f"{o.database}.{o.name}"
-                                    for o in owned
-                                )[:10]
-                            )
-                            owners = ", ".join((spec.username, *rotated))
-                            message = f"{owners} own{'s' if not rotated else ''} {len(owned)} objects: {listed}"
-                            if (draft.previous_condition("Ready") or {}).get("message") != message:
-                                self.warning(
-                                    raw,
-                                    "DeletionBlocked",
-                                    f"Deletion of DatabaseUser {name} is blocked: {message}; reassign or drop them, "
-                                    f"or annotate {ann.FORCE_DELETE}=true",
-                                    rid,
-                                )
-                            draft.set(phase="Failed", message=message)
-                            draft.condition("Ready", False, "OwnershipBlocks", message)
-                            await self.write_status(raw, draft, rid)
-                            return Result(requeue_after=30)
-                    await adapter.drop_account(spec.username)
-                    dropped = await drop_rotated(rotation_adapter(adapter), obj, raw.get("status"))
+                    kept = await self.server_objects.not_ours(adapter, raw, instance)
+                    dropped = []
+                    if kept is None:
+                        if not force and (block := await self._ownership_block(raw, rid, adapter)):
+                            return block
+                        await adapter.drop_account(spec.username)
+                        dropped = await drop_rotated(rotation_adapter(adapter), obj, raw.get("status"))
             except (EngineError, ConnectionFailure, InstanceProblem) as error:
                 self._operation("delete", instance.engine if instance else "unknown", namespace, False)
                 retry = await cleanup_failed(self, raw, rid, error, f"user {spec.username}", force=force)
                 if retry is not None:
                     return retry
             else:
-                self._operation("delete", instance.engine, namespace, True)
-                also = f" (and rotated users {', '.join(dropped)})" if dropped else ""
-                self.normal(raw, "Deleted", f"Dropped user {spec.username}{also} from instance {instance.name}")
+                if kept is not None:
+                    self.normal(raw, "Deleted", f"Released DatabaseUser {name}; account {spec.username} kept: {kept}")
+                else:
+                    self._operation("delete", instance.engine, namespace, True)
+                    also = f" (and rotated users {', '.join(dropped)})" if dropped else ""
+                    self.normal(raw, "Deleted", f"Dropped user {spec.username}{also} from instance {instance.name}")
         secret_name, secret_namespace = self.secret_location(obj)
         if secret_namespace != obj.metadata.namespace:  # no owner reference across namespaces
             for secret in (secret_name, secret_name + SOURCE_SUFFIX):
@@ -665,6 +652,20 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         self.forget(obj.metadata.namespace, name)
         await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
         return None
+
+    async def _ownership_block(self, raw: Obj, rid: str, adapter: EngineAdapter) -> Result | None:
+        """api.md 6.4 deletion pre-check: objects the account (or a rotated account) owns block the drop."""
+        spec = self.info.model.model_validate(raw).spec
+        rotated = rotated_accounts(raw.get("status"), spec)
+        owned = [o for account in (spec.username, *rotated) for o in await adapter.owned_objects(account)]
+        if not owned:
+            return None
+        listed = ", ".join(
+            sorted(f"{o.database}.{o.schema}.{o.name}" if o.schema else f"{o.database}.{o.name}" for o in owned)[:10]
+        )
+        owners = ", ".join((spec.username, *rotated))
+        message = f"{owners} own{'s' if not rotated else ''} {len(owned)} objects: {listed}"
+        return await blocked_by_owned_objects(self, raw, rid, message, "reassign or drop them", 30)
 
     async def _delete_own_secret(self, name: str, namespace: str, user: str, user_namespace: str) -> None:
         """Delete a Secret only when it is this user's by its labels (`belongs_to`), with the uid and

@@ -263,11 +263,11 @@ class ClickHouseAdapter:
         observer: ConnectionObserver | None = None,
         *,
         http_port: int | None = None,
-        tracking_table: str = "_dbops_metadata",
+        tracking_table: str | None = None,
     ) -> None:
         self.settings = settings
         self.server = ClickHouseHTTP(settings, observer, http_port=http_port)
-        self.tracking_table = tracking_table
+        self.tracking_table = tracking_table or settings.tracking.table
 
     async def check(self) -> ServerInfo:
         return ServerInfo(version=await self.server.check(), flavour="clickhouse")

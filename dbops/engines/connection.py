@@ -8,6 +8,7 @@ change?" a comparison of fingerprints, which is what decides when cached connect
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -42,6 +43,16 @@ class TLSMaterial:
 
 
 @dataclass(frozen=True)
+class TrackingConfig:
+    """Where MySQL-family and ClickHouse servers keep tracking text (api.md 5.7 `resourceTracking.mysql`):
+    `database=None` is the admin database. PostgreSQL keeps it in comments and ignores this."""
+
+    database: str | None = None
+    table: str = "_dbops_metadata"
+    use_user_attributes: bool = True
+
+
+@dataclass(frozen=True)
 class ConnectionSettings:
     """One instance's endpoint, admin account, TLS and session settings. The password never appears in repr."""
 
@@ -56,6 +67,7 @@ class ConnectionSettings:
     connect_timeout: float = 10.0
     statement_timeout: str | None = None
     application_name: str = "db-provision-operator"
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     max_sessions: int = 4
     """Pooled sessions to the admin database; the registry sets it to --max-operations-per-instance, so the pool
     never caps the operation limit below what the flag promises."""
@@ -76,26 +88,14 @@ class ConnectionSettings:
             str(self.connect_timeout),
             self.statement_timeout or "",
             self.application_name,
+            repr(self.tracking),
             str(self.max_sessions),
         )
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def for_database(self, database: str) -> ConnectionSettings:
         """The same server and account, connected to another database (PostgreSQL-family in-database work)."""
-        return ConnectionSettings(
-            engine=self.engine,
-            host=self.host,
-            port=self.port,
-            username=self.username,
-            password=self.password,
-            database=database,
-            tls_mode=self.tls_mode,
-            tls=self.tls,
-            connect_timeout=self.connect_timeout,
-            statement_timeout=self.statement_timeout,
-            application_name=self.application_name,
-            max_sessions=self.max_sessions,
-        )
+        return dataclasses.replace(self, database=database)
 
 
 DEFAULT_ADMIN_DATABASE = {

@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dbops.api.database import DatabaseMySQLConfig, DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines.access import AccessOutcome, GrantSpec, RoleGrantAdapter, RoleSpec
 from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase, OwnedObject
-from dbops.engines.connection import ConnectionFailure, ConnectionSettings, ServerInfo
+from dbops.engines.connection import ConnectionFailure, ConnectionSettings, ServerInfo, TrackingConfig
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.initsql import MYSQL as MYSQL_SPLIT
 from dbops.engines.initsql import InitSQLRun, InitSQLRunner, literal_contents
@@ -89,15 +88,6 @@ _CHARSET_ERRORS = {
 """Server refusals of a database's character set or collation, and the field each one is about."""
 
 
-@dataclass(frozen=True)
-class TrackingConfig:
-    """Where tracking text goes (api.md 5.7 `resourceTracking.mysql`): `database=None` is the admin database."""
-
-    database: str | None = None
-    table: str = "_dbops_metadata"
-    use_user_attributes: bool = True
-
-
 class MySQLAdapter(MySQLAccessMixin):
     """Operations on one MySQL or MariaDB server through its admin account; see the module docstring."""
 
@@ -112,7 +102,7 @@ class MySQLAdapter(MySQLAccessMixin):
         self.settings = settings
         self.engine = settings.engine
         self.server = MySQLServer(settings, observer, options)
-        self.tracking = tracking or TrackingConfig()
+        self.tracking = tracking or settings.tracking
 
     async def _dialect(self) -> MySQLDialect:
         dialect = await self.server.detect()

@@ -66,8 +66,8 @@ class OwnershipAdapter(Protocol):
 
     async def ensure_ownership_roles(self, names: OwnershipNames) -> list[str]:
         """Create the owner role and the app user when missing and make the app user a member of the owner role;
-        returns the field paths of what it changed. Runs before the database is created (it will be owned by the
-        role)."""
+        returns the names of the roles it created (a `dropOnDelete` drops only those). Runs before the database is
+        created (it will be owned by the role)."""
         ...
 
     async def apply_ownership(self, spec: DatabaseSpec, names: OwnershipNames) -> list[str]:

@@ -68,8 +68,6 @@ from dbops.engines.postgres_mapping import (
 )
 from dbops.engines.postgres_plan import (
     PRIVILEGES_FIELD,
-    ROLE_FIELD,
-    USER_FIELD,
     DatabaseFix,
     DefaultPrivilegeStep,
     ExtensionStep,
@@ -83,6 +81,7 @@ from dbops.engines.postgres_plan import (
 from dbops.engines.sql import postgres as sql
 from dbops.engines.sql import postgres_catalog as catalog
 from dbops.engines.sql.quoting import pg_ident
+from dbops.engines.tracking import ResourceType
 
 __all__ = [
     "LONG_SECONDS",
@@ -278,11 +277,8 @@ class PostgresAdapter:
         if comment_sql is not None:
             await self._execute([comment_sql])
 
-    async def set_database_comment(self, name: str, comment: str | None) -> None:
-        """Write (or with None remove) the resource-tracking comment of a database (api.md 5.7).
-
-        Not in the protocol: a Retain deletion removes the tracking text, and a take-over writes it.
-        """
+    async def _set_database_comment(self, name: str, comment: str | None) -> None:
+        """COMMENT ON DATABASE, as a member of the database's owner (a non-superuser admin needs that)."""
         pg_ident(name, "spec.name")
         statement = sql.comment_on_database(name, comment)
         rows = await self._fetch(catalog.database_attributes(name))
@@ -414,18 +410,17 @@ class PostgresAdapter:
         app user's membership in the owner role when missing (engines.md 2.1). Existing roles are not altered: a
         DatabaseUser that takes over the app user manages its attributes and password."""
         plan = plan_ownership(names, (), set_default_privileges=False, dialect=await self._dialect())
-        changed: list[str] = []
+        created: list[str] = []
         if not await self._fetch(catalog.role_attributes(names.role)):
             await self._execute([plan.create_role])
-            changed.append(ROLE_FIELD)
+            created.append(names.role)
         if not await self._fetch(catalog.role_attributes(names.user)):
             await self._execute([plan.create_user])
-            changed.append(USER_FIELD)
+            created.append(names.user)
         members = {r["role"] for r in await self._fetch(catalog.role_memberships(names.user))}
         if names.role not in members:
             await self._execute([plan.membership])
-            changed.append(USER_FIELD)
-        return list(dict.fromkeys(changed))
+        return created
 
     async def apply_ownership(self, spec: DatabaseSpec, names: OwnershipNames) -> list[str]:
         """With ``setDefaultPrivileges`` (default true): inside the database, in ``public`` and every listed schema,
@@ -532,10 +527,34 @@ class PostgresAdapter:
         secret = await self._password(password)
         await self._execute([sql.alter_role_password(username, secret)], secrets=(password, secret.text))
 
-    async def set_account_comment(self, username: str, comment: str | None) -> None:
-        """Write (or with None remove) the resource-tracking comment of a role (api.md 5.7); not in the protocol."""
-        pg_ident(username, "spec.username")
-        await self._execute([sql.comment_on_role(username, comment)])
+    async def _set_role_comment(self, role: str, comment: str | None) -> None:
+        pg_ident(role, "spec.username")
+        await self._execute([sql.comment_on_role(role, comment)])
+
+    # Resource tracking (api.md 5.7, `dbops.engines.tracking`): comments on databases and roles ---------------------
+
+    async def read_tracking(self, resource_type: ResourceType, name: str) -> str | None:
+        """The comment of the database or role (users and roles are both roles here)."""
+        if resource_type == "Database":
+            pg_ident(name, "spec.name")
+            value = await self._fetchval(catalog.database_comment(name))
+        else:
+            pg_ident(name, "spec.username")
+            value = await self._fetchval(catalog.role_comment(name))
+        return None if value is None else str(value)
+
+    async def write_tracking(self, resource_type: ResourceType, name: str, text: str) -> None:
+        if resource_type == "Database":
+            await self._set_database_comment(name, text)
+        else:
+            await self._set_role_comment(name, text)
+
+    async def remove_tracking(self, resource_type: ResourceType, name: str) -> None:
+        if resource_type == "Database":
+            if await self._fetch(catalog.database_attributes(name)):
+                await self._set_database_comment(name, None)
+        elif await self._fetch(catalog.role_attributes(name)):
+            await self._set_role_comment(name, None)
 
     async def owned_objects(self, username: str) -> list[OwnedObject]:
         """engines.md 2.5: databases the role owns, then, in every database where pg_shdepend says it owns something,

@@ -7,6 +7,8 @@ sit in DeleteFailed and the namespace would never finish (dbops.controllers.secr
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 
 from tests.conftest import Kubectl
@@ -85,3 +87,36 @@ async def test_a_secret_deleted_while_in_use_stays_readable_until_its_instance_g
     kubectl("delete", "dbi", "pg", "-n", namespace, "--wait=false")
     wait_for(lambda: get(kubectl, "secret", namespace, "pg-admin") is None, 60, "the released Secret to go")
     wait_for(lambda: get(kubectl, "dbi", namespace, "pg") is None, 60, "the instance to go")
+
+
+def test_a_secret_the_instance_no_longer_references_is_released(
+    kubectl: Kubectl, namespace: str, operator: Operator, dev_env: DevEnv
+) -> None:
+    """Issue 13: moving `secretRef` to another Secret releases the old one (it was protected until the instance
+    went), unless another instance still uses it."""
+
+    def protected(name: str) -> bool:
+        return FINALIZER in ((get(kubectl, "secret", namespace, name) or {}).get("metadata") or {}).get(
+            "finalizers", []
+        )
+
+    manifests = [admin_secret(dev_env, "old-admin"), admin_secret(dev_env, "new-admin"), admin_secret(dev_env, "kept")]
+    manifests += [instance(dev_env, "pg", secret="old-admin", interval=30)]
+    manifests += [instance(dev_env, "second", secret="kept", interval=30), instance(dev_env, "third", "kept", 30)]
+    kubectl("apply", "-n", namespace, "-f", "-", input="---\n".join(manifests))
+    for name in ("pg", "second", "third"):
+        wait_for(lambda n=name: phase(kubectl, "dbi", namespace, n) == "Ready", 60, f"instance {name} Ready")
+    wait_for(lambda: protected("old-admin") and protected("kept"), 30, "both Secrets in use to be protected")
+
+    for name, secret in (("pg", "new-admin"), ("second", "new-admin")):
+        patch = json.dumps({"spec": {"connection": {"secretRef": {"name": secret}}}})
+        kubectl("patch", "dbi", name, "-n", namespace, "--type=merge", "-p", patch)
+    wait_for(lambda: protected("new-admin"), 30, "the new Secret to be protected")
+    wait_for(lambda: not protected("old-admin"), 30, "the Secret no instance uses to be released")
+    for name in ("pg", "second"):
+        wait_for(
+            lambda n=name: (get(kubectl, "dbi", namespace, n) or {}).get("status", {}).get("observedGeneration") == 2,
+            30,
+            f"instance {name} to reconcile its new spec",
+        )
+    assert protected("kept"), "instance third still uses it"

@@ -77,6 +77,7 @@ async def test_auto_ownership_owner_role_app_user_and_default_privileges_both_wa
         "userName": app,
         "phase": "Ready",
         "message": "owner role and app user in place; default privileges set both ways",
+        "created": sorted([app, role]),  # what dropOnDelete may drop
     }
     assert condition(obj, "OptionsHonored")["status"] == "True"  # no longer reported as unsupported
     assert not events(kubectl, namespace, "owned", "UnsupportedOption")
@@ -168,6 +169,40 @@ async def test_auto_ownership_owner_role_app_user_and_default_privileges_both_wa
     kubectl("delete", "dbu", "app", "-n", namespace, "--wait=false")
     wait_for(lambda: get(kubectl, "dbu", namespace, "app") is None, 60, "the app DatabaseUser to be deleted")
     assert await superuser.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = $1", app) == 0
+
+
+async def test_drop_on_delete_keeps_an_owner_role_that_existed_before(
+    kubectl: Kubectl,
+    namespace: str,
+    ready_instance: str,  # noqa: F811
+    superuser: Any,  # noqa: F811
+    dev_env: DevEnv,
+) -> None:
+    """Issue 13: auto-ownership uses a role of the chosen name when it exists; dropOnDelete then drops only what the
+    Database created (`status.postgres.ownership.created`), never a role somebody else made."""
+    db, existing = unique("prior"), unique("team_owner")
+    await superuser.execute(f'CREATE ROLE "{existing}" NOLOGIN')
+    await superuser.execute(f'GRANT "{existing}" TO "{dev_env.postgres.admin_user}"')
+    app = f"db_{db}_app"
+    spec = {
+        "instanceRef": {"name": "pg"},
+        "name": db,
+        "deletionPolicy": "Delete",
+        "deletionProtection": False,
+        "postgres": {"ownership": {"autoOwnership": True, "dropOnDelete": True, "roleName": existing}},
+    }
+    try:
+        kubectl("apply", "-n", namespace, "-f", "-", input=manifest("Database", "prior", spec))
+        wait_for(lambda: phase(kubectl, "db", namespace, "prior") == "Ready", 60, "the Database to be Ready")
+        obj = get(kubectl, "db", namespace, "prior") or {}
+        assert obj["status"]["postgres"]["ownership"]["created"] == [app], obj["status"]
+        kubectl("delete", "db", "prior", "-n", namespace, "--wait=false")
+        wait_for(lambda: get(kubectl, "db", namespace, "prior") is None, 60, "the Database to be deleted")
+        assert await superuser.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", db) == 0
+        assert await superuser.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = $1", app) == 0
+        assert await superuser.fetchval("SELECT count(*) FROM pg_roles WHERE rolname = $1", existing) == 1
+    finally:
+        await superuser.execute(f'DROP ROLE IF EXISTS "{existing}"')
 
 
 async def test_a_derived_name_that_is_too_long_fails_with_invalid_spec(

@@ -49,16 +49,15 @@ def consent(kubectl: Kubectl, namespace: str, referrer: str) -> None:
     kubectl("annotate", "--overwrite", "namespace", namespace, f"{CONSENT}={referrer}")
 
 
-def refused(kubectl: Kubectl, kind: str, namespace: str, name: str) -> dict[str, Any]:
-    """Wait until the object is refused; return its Ready condition."""
+def refused(
+    kubectl: Kubectl, kind: str, namespace: str, name: str, reason: str = "ReferenceNotAllowed"
+) -> dict[str, Any]:
+    """Wait until the object is refused with `reason`; return its Ready condition."""
     return dict(
         wait_for(
-            lambda: (
-                (c := condition(get(kubectl, kind, namespace, name), "Ready")).get("reason") == "ReferenceNotAllowed"
-                and c
-            ),
+            lambda: (c := condition(get(kubectl, kind, namespace, name), "Ready")).get("reason") == reason and c,
             60,
-            f"{kind} {name} to be refused with ReferenceNotAllowed",
+            f"{kind} {name} to be refused with {reason}",
         )
     )
 
@@ -311,3 +310,49 @@ def test_nul_bytes_and_invalid_utf8_in_secret_data_become_conditions(
     assert ready["message"] == f"spec.existingPasswordSecret: Secret {namespace}/nul-pw key 'pw' contains a NUL byte"
     assert len(events(kubectl, namespace, "nul", "ReconcileFailed")) == 1
     assert operator.process.poll() is None  # no crash
+
+
+async def test_a_grant_for_a_grantee_on_another_namespaces_instance_waits_for_its_consent(
+    kubectl: Kubectl,
+    namespace: str,
+    other_tenant: str,
+    foreign_instance: str,
+    superuser: Any,  # noqa: F811
+) -> None:
+    """The grant lives in this namespace; its grantee, the database and the instance in the other tenant's. The
+    instance's consent (`allowedNamespaces`) wakes the refused grant: no resync, no change to the grant."""
+    username, db_name = unique("granted"), unique("granted")
+    kubectl("apply", "-n", other_tenant, "-f", "-", input=user("granted", username))
+    kubectl("apply", "-n", other_tenant, "-f", "-", input=database("granted", db_name))
+    for kind in ("dbu", "db"):
+        wait_for(lambda k=kind: phase(kubectl, k, other_tenant, "granted") == "Ready", 60, f"the other tenant's {kind}")
+    manifest = f"""apiVersion: dbops.dbprovision.io/v1alpha1
+kind: DatabaseGrant
+metadata: {{name: reach}}
+spec:
+  userRef: {{name: granted, namespace: {other_tenant}}}
+  deletionProtection: false
+  postgres:
+    grants: [{{database: {db_name}, privileges: [CONNECT]}}]
+"""
+
+    async def granted() -> int:
+        return int(
+            await superuser.fetchval(
+                "SELECT count(*) FROM pg_database d, aclexplode(d.datacl) a JOIN pg_roles r ON r.oid = a.grantee "
+                "WHERE d.datname = $1 AND r.rolname = $2 AND a.privilege_type = 'CONNECT'",
+                db_name,
+                username,
+            )
+        )
+
+    kubectl("apply", "-n", namespace, "-f", "-", input=manifest)
+    ready = refused(kubectl, "databasegrant", namespace, "reach")
+    assert ready["message"].startswith(f"namespace {namespace} may not use DatabaseInstance {other_tenant}/pg"), ready
+    assert len(events(kubectl, namespace, "reach", "ReconcileFailed")) == 1
+    assert await granted() == 0
+
+    patch = json.dumps({"spec": {"allowedNamespaces": [namespace]}})
+    kubectl("patch", "dbi", "pg", "-n", other_tenant, "--type=merge", "-p", patch)
+    wait_for(lambda: phase(kubectl, "databasegrant", namespace, "reach") == "Ready", 60, "the grant Ready")
+    assert await granted() == 1

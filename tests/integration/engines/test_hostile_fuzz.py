@@ -271,3 +271,49 @@ def test_mariadb_role_names_are_refused_or_created_verbatim(mariadb: Server, nam
 @given(name=names)
 def test_mariadb_database_names_are_refused_or_created_verbatim(mariadb: Server, name: str) -> None:
     check(mariadb, "database", name)
+
+
+# Tracking texts (api.md 5.7): `commentFormat` and `managedResourceComment` are free text that reaches SQL as a
+# literal (COMMENT ON … IS '…', the metadata table's row). Each is stored verbatim or refused, never executed.
+
+texts = st.builds(
+    lambda parts: "managed-by:" + "".join(parts),
+    st.lists(st.sampled_from([*FRAGMENTS, "{{", "}}", "'||'", "\\'", "E'", "\\x27"]), min_size=0, max_size=12),
+)
+
+
+async def track_one(server: Server, resource_type: str, name: str, text: str) -> str:
+    """Write `text` as the tracking text of `name`, read it back; "stored" or "refused"."""
+    adapter = server.adapter()
+    try:
+        try:
+            await adapter.write_tracking(resource_type, name, text)
+        except (InvalidSpec, EngineError) as error:
+            assert str(error), "a refusal says why"
+            assert await adapter.read_tracking(resource_type, name) != text
+            return "refused"
+        assert await adapter.read_tracking(resource_type, name) == text, f"stored as something else than {text!r}"
+        await adapter.remove_tracking(resource_type, name)
+        assert await adapter.read_tracking(resource_type, name) is None
+        return "stored"
+    finally:
+        await adapter.close()
+        assert await server.canary_exists(), f"the canary disappeared after {text!r}"
+
+
+@SETTINGS
+@given(text=texts)
+def test_postgres_tracking_texts_are_stored_verbatim_or_refused(postgres: Server, text: str) -> None:
+    outcome = asyncio.run(track_one(postgres, "DatabaseUser", f"canary_{TOKEN}", text))
+    event(f"PostgreSQL tracking text: {outcome}")
+    if "\x00" not in text:  # literals with NUL are refused before any SQL (quoting), on every engine
+        assert outcome == "stored", f"PostgreSQL can store {text!r}"
+
+
+@SETTINGS
+@given(text=texts)
+def test_mariadb_tracking_texts_are_stored_verbatim_or_refused(mariadb: Server, text: str) -> None:
+    outcome = asyncio.run(track_one(mariadb, "Database", f"{TOKEN}_tracked", text))
+    event(f"MariaDB tracking text: {outcome}")
+    if "\x00" not in text:  # literals with NUL are refused before any SQL (quoting), on every engine
+        assert outcome == "stored", f"the metadata table stores {text!r}"

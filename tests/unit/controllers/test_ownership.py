@@ -9,7 +9,7 @@ import pytest
 
 from dbops.api.database import DatabasePostgresConfig, DatabaseSpec, PostgresOwnershipConfig, PostgresSchema
 from dbops.controllers.instances import InstanceTarget
-from dbops.controllers.ownership import ownership_status, spared_names
+from dbops.controllers.ownership import created_roles, ownership_status, spared_names, with_created_roles
 from dbops.engines.cockroach import CockroachAdapter
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.errors import InvalidSpec
@@ -117,12 +117,24 @@ def test_cockroach_reports_auto_ownership_and_keeps_spec_owner() -> None:
 
 
 def test_ownership_status_block() -> None:
-    assert ownership_status(OwnershipNames("o", "a"), "Ready", "done") == {
+    names = OwnershipNames("o", "a")
+    assert ownership_status(names, "Ready", "done", None) == {
         "roleName": "o",
         "userName": "a",
         "phase": "Ready",
         "message": "done",
     }
+    assert ownership_status(names, "Ready", "done", ["o"])["created"] == ["o"]
+
+
+def test_the_created_record_starts_empty_and_only_grows() -> None:
+    names = OwnershipNames("o", "a")
+    assert created_roles({}) is None  # a Database from before the record: both are dropped, as before
+    started = {"postgres": with_created_roles({}, names, [])}
+    assert created_roles(started) == [] and started["postgres"]["ownership"]["roleName"] == "o"
+    grown = {"postgres": with_created_roles(started, names, ["o"])}
+    assert created_roles(grown) == ["o"]
+    assert created_roles({"postgres": with_created_roles(grown, names, ["a"])}) == ["a", "o"]
 
 
 def _user(namespace: str, username: str, instance: dict[str, Any]) -> dict[str, Any]:

@@ -143,8 +143,8 @@ CASES: list[tuple[str, Call, str]] = [
     ("password NUL", lambda a: a.set_password("u", "x\x00" + SECRET), "password"),
     ("owned long user", lambda a: a.owned_objects(LONG), "spec.username"),
     ("drop long user", lambda a: a.drop_account(LONG), "spec.username"),
-    ("comment long user", lambda a: a.set_account_comment(LONG, "c"), "spec.username"),
-    ("comment long database", lambda a: a.set_database_comment(LONG, "c"), "spec.name"),
+    ("comment long user", lambda a: a.write_tracking("DatabaseUser", LONG, "c"), "spec.username"),
+    ("comment long database", lambda a: a.write_tracking("Database", LONG, "c"), "spec.name"),
 ]
 
 
