@@ -18,10 +18,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dbops.api.kinds import by_kind
 from dbops.controllers.instances import InstanceTarget, ResolvedInstance, instance_is_ready, same_server
 from dbops.controllers.ownership import instance_of
 from dbops.controllers.references import ReferencePolicy, check_object_references, checked_gate
-from dbops.runtime import Store
+from dbops.runtime import KubeClient, Resource, Store
 
 __all__ = [
     "DATABASES",
@@ -161,6 +162,34 @@ class PrerequisiteGate:
         if prerequisite is not None:
             return None, prerequisite, "DependencyNotReady"
         return instance, "", ""
+
+    async def waiting_now(self, raw: Obj, target: InstanceTarget, client: KubeClient) -> str | None:
+        """`waiting`, read from the API server instead of the caches. For a creation the server refused: objects
+        applied together (`kubectl apply -f dir/`) reach this process's informers in any order, so the Database or
+        role declaring a missing name may exist already while the cache has not seen it; then this is a wait, not a
+        failure. Costs a list per declaring kind, and only on that failure path."""
+        for prerequisite in (DATABASES, ROLES):
+            names = NAMES_OF[prerequisite.index](raw)
+            if not names:
+                continue
+            fresh = {kind: await self._listed(kind, client) for kind in prerequisite.declaring_kinds}
+            message = waiting_for(prerequisite, names, target, fresh, self.instances, self.cluster_instances)
+            if message is not None:
+                return message
+        return None
+
+    async def _listed(self, kind: str, client: KubeClient) -> Store:
+        info = by_kind(kind)
+        resource = Resource(info.group, info.version, info.plural, info.kind, namespaced=info.namespaced)
+        scopes: tuple[str | None, ...] = (None,)
+        if info.namespaced and self.references.watched:
+            scopes = self.references.watched
+        store = Store()
+        for namespace in scopes:
+            items, _ = await client.list_all(resource, namespace)
+            for item in items:
+                store.upsert({**item, "kind": kind})
+        return store
 
     def waiting(self, raw: Obj, target: InstanceTarget) -> str | None:
         """The first DependencyNotReady message for what `raw` names on `target`'s server, or None."""

@@ -40,7 +40,14 @@ from dbops.controllers.deletion import (
     run_gates,
 )
 from dbops.controllers.drift import DriftChecker, DriftOutcome, EffectivePolicy, effective_policy
-from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, target_of
+from dbops.controllers.instances import (
+    CLUSTER_INSTANCE,
+    INSTANCE,
+    InstanceProblem,
+    InstanceTarget,
+    ResolvedInstance,
+    target_of,
+)
 from dbops.controllers.references import refuse_admin_account
 from dbops.controllers.server_ownership import ROLES
 from dbops.engines.access import DeclaredAccess, Difference, RoleGrantAdapter, drift_support
@@ -49,7 +56,7 @@ from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.registry import InstanceKey
 from dbops.metrics import metric_namespace
-from dbops.runtime import Result, TransientError, remove_finalizer
+from dbops.runtime import ApiError, Result, TransientError, remove_finalizer
 
 GRANT_KINDS = ("DatabaseGrant", "ClusterDatabaseGrant")
 DELETE_RETRY_SECONDS = 30.0
@@ -181,7 +188,10 @@ class RoleReconciler(KindReconciler[Any]):
         created_at = (draft.before.get("role") or {}).get("createdAt")
         # A creation whose role exists but whose grants failed (a database that does not exist yet) is finished by
         # the next reconcile: still a creation, not a take-over of a role somebody else made.
-        finishing = bool(created_at) and (draft.previous_condition("Ready") or {}).get("reason") == "CreateFailed"
+        finishing = bool(created_at) and (draft.previous_condition("Ready") or {}).get("reason") in (
+            "CreateFailed",
+            "DependencyNotReady",  # a creation that found its database declared but not yet seen
+        )
         step = "create"
         attempted_create = False
         applied = False
@@ -232,6 +242,14 @@ class RoleReconciler(KindReconciler[Any]):
             self._publish(obj, draft, instance.name)
             return None  # permanent: woken by a spec change
         except (EngineError, ConnectionFailure, InstanceProblem) as error:
+            if attempted_create and await self._exists(adapter, role):
+                draft.set(role={"name": role, "createdAt": _now()})  # ours: the retry finishes the creation
+            if step == "create" and (unseen := await self._declared_but_unseen(raw, target)) is not None:
+                draft.set(phase="Pending", message=unseen)
+                draft.condition("Ready", False, "DependencyNotReady", unseen)
+                await self.write_status(raw, draft, rid)
+                self._publish(obj, draft, instance.name)
+                return None  # woken by the declaring object's watch when it becomes Ready
             self._operation(step, engine, namespace, False)
             reason = "CreateFailed" if step == "create" else "ReconcileFailed"
             event = (
@@ -239,8 +257,6 @@ class RoleReconciler(KindReconciler[Any]):
                 if step == "create"
                 else f"{self.info.kind} {name}: apply failed: {error}"
             )
-            if attempted_create and await self._exists(adapter, role):
-                draft.set(role={"name": role, "createdAt": _now()})  # ours: the retry finishes the creation
             draft.set(phase="Failed", message=str(error))
             draft.condition("Ready", False, reason, str(error))
             self._fail_once(raw, draft, rid, reason, str(error), event)
@@ -258,6 +274,13 @@ class RoleReconciler(KindReconciler[Any]):
         if outcome.error is not None:
             raise TransientError(outcome.error)
         return Result(requeue_after=outcome.requeue_after) if outcome.requeue_after is not None else None
+
+    async def _declared_but_unseen(self, raw: Obj, target: InstanceTarget) -> str | None:
+        """A creation the server refused may only have been too early: `PrerequisiteGate.waiting_now`."""
+        try:
+            return await self.prerequisites.waiting_now(raw, target, self.ctx.client)
+        except ApiError:
+            return None
 
     @staticmethod
     async def _exists(adapter: Any, role: str) -> bool:

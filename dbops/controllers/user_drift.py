@@ -22,8 +22,8 @@ checker remembers the mode and annotation of the last check (`drift.recorded`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from dbops.api.user import DatabaseUser, DatabaseUserSpec
 from dbops.controllers import rotation as rot
@@ -31,14 +31,12 @@ from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.drift import DriftChecker, DriftOutcome
 from dbops.controllers.instances import ResolvedInstance
 from dbops.controllers.role import SlotSubject, drift_policy, grant_declares
-from dbops.engines.access import Difference
-from dbops.engines.base import EngineAdapter
+from dbops.engines.base import EngineAdapter, user_drift_support
 from dbops.metrics import metric_namespace
 
 __all__ = [
     "BASE_MESSAGE",
     "UserDrift",
-    "UserDriftAdapter",
     "checked_login",
     "declared_memberships",
     "reported_before",
@@ -48,37 +46,6 @@ __all__ = [
 
 BASE_MESSAGE = "spec applied"
 """The `Synced` message of an applied spec, which the drift checker extends with its record."""
-
-
-class UserDriftAdapter(Protocol):
-    """Reading back and correcting one DatabaseUser's login account (behaviour.md 11.3, 11.4)."""
-
-    async def user_drift(
-        self, spec: DatabaseUserSpec, *, login: str, service_role: str | None, declared: Iterable[str]
-    ) -> list[Difference]:
-        """Every difference of the account `login`, flagged destructive/immutable, each carrying its correction.
-        `declared`: memberships other resources declare for the user. Empty when the account does not exist."""
-        ...
-
-    async def correct_user_drift(self, diffs: Sequence[Difference]) -> dict[str, str]:
-        """Apply the corrections of `diffs` (all attempted); `{field: redacted error}` for those that failed."""
-        ...
-
-
-def user_drift_support(adapter: EngineAdapter) -> UserDriftAdapter | None:
-    """The adapter's user drift half, or None when this build has none for its engine (see the module docstring)."""
-    engine = getattr(adapter, "engine", None)
-    if engine in ("mysql", "mariadb"):
-        from dbops.engines.mysql_drift import user_drift_support as mysql_user_drift
-
-        return mysql_user_drift(adapter)
-    if engine != "postgres":
-        return None
-    from dbops.engines.postgres_adapter import PostgresAdapter, PostgresUserDrift  # the driver: PostgreSQL only
-
-    if not isinstance(adapter, PostgresAdapter):
-        return None
-    return PostgresUserDrift(adapter)
 
 
 def checked_login(spec: DatabaseUserSpec, status: Mapping[str, Any] | None) -> tuple[str, str | None]:

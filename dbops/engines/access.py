@@ -17,7 +17,6 @@ methods to the adapter class itself.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -26,6 +25,7 @@ from dbops.api.grant import ClusterDatabaseGrantSpec, DatabaseGrantSpec
 from dbops.api.grants import MySQLGrant, PostgresGrant
 from dbops.api.role import ClusterDatabaseRoleSpec, DatabaseRoleSpec
 from dbops.engines.base import ObservedAccount
+from dbops.engines.difference import Difference
 
 __all__ = [
     "AccessDriftAdapter",
@@ -99,37 +99,12 @@ class RoleGrantAdapter(Protocol):
 
 
 @dataclass(frozen=True)
-class Difference:
-    """One difference between the spec and the server (api.md 4.4 field names, 5.5 `status.drift.diffs[]`).
-
-    `expected` / `actual` are short readable values and never carry a password. `fix` is the engine's own
-    correction plan for this item (statements, …); it is opaque to controllers and never written to status.
-    """
-
-    field: str
-    expected: str
-    actual: str
-    destructive: bool = False
-    immutable: bool = False
-    fix: Any = dataclasses.field(default=None, compare=False, repr=False)
-
-    def status(self) -> dict[str, object]:
-        return {
-            "field": self.field,
-            "expected": self.expected,
-            "actual": self.actual,
-            "destructive": self.destructive,
-            "immutable": self.immutable,
-        }
-
-
-@dataclass(frozen=True)
 class DeclaredAccess:
     """Everything the operator's resources declare for one grantee (behaviour.md 11.3: "extra" is relative to all of
     it, so one resource never reports another resource's items as extra).
 
     `memberships`: roles the grantee is declared a member of (the user's or role's own list, every grant's
-    `roles`, rotation's service-role memberships). `postgres_grants`: every PostgreSQL grant entry declared for it
+    `roles`, rotation's service-role memberships). `postgres.grants`: every PostgreSQL grant entry declared for it
     (the role's own `grants[]` and every grant resource's entries), this resource's included.
     """
 

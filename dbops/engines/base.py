@@ -22,7 +22,7 @@ Two optional capabilities sit beside the protocol, so adapters without them keep
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -31,7 +31,7 @@ from dbops.api.user import DatabaseUserSpec
 from dbops.engines.connection import ConnectionSettings, ServerInfo
 
 if TYPE_CHECKING:
-    from dbops.engines.access import Difference
+    from dbops.engines.difference import Difference
     from dbops.engines.ownership import OwnershipNames
 
 
@@ -208,6 +208,36 @@ def database_drift_support(adapter: object) -> DatabaseDriftAdapter | None:
     if isinstance(adapter, DatabaseDriftAdapter):
         return adapter
     wrap = _DATABASE_DRIFT.get(str(getattr(adapter, "engine", "")))
+    return wrap(adapter) if wrap is not None else None
+
+
+class UserDriftAdapter(Protocol):
+    """Reading back and correcting one DatabaseUser's login account (behaviour.md 11.3, 11.4)."""
+
+    async def user_drift(
+        self, spec: DatabaseUserSpec, *, login: str, service_role: str | None, declared: Iterable[str]
+    ) -> list[Difference]:
+        """Every difference of the account `login`, flagged destructive/immutable, each carrying its correction.
+        `declared`: memberships other resources declare for the user. Empty when the account does not exist."""
+        ...
+
+    async def correct_user_drift(self, diffs: Sequence[Difference]) -> dict[str, str]:
+        """Apply the corrections of `diffs` (all attempted); `{field: redacted error}` for those that failed."""
+        ...
+
+
+_USER_DRIFT: dict[str, Callable[[Any], UserDriftAdapter]] = {}
+
+
+def register_user_drift(engine: str, wrap: Callable[[Any], UserDriftAdapter]) -> None:
+    """Declare how to get the user drift half of adapters whose `engine` attribute is exactly `engine` (the engine's
+    adapter module registers it when it is loaded, so it exists whenever such an adapter does)."""
+    _USER_DRIFT[engine] = wrap
+
+
+def user_drift_support(adapter: object) -> UserDriftAdapter | None:
+    """The adapter's user drift half, or None when this build has none for its engine."""
+    wrap = _USER_DRIFT.get(str(getattr(adapter, "engine", "")))
     return wrap(adapter) if wrap is not None else None
 
 

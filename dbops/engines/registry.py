@@ -18,7 +18,7 @@ from typing import cast
 
 from dbops.engines.base import EngineAdapter
 from dbops.engines.connection import ConnectionSettings
-from dbops.engines.postgres import ConnectionObserver
+from dbops.engines.observer import ConnectionObserver
 
 
 class UnsupportedEngine(Exception):
@@ -37,11 +37,11 @@ class InstanceKey:
 AdapterFactory = Callable[[ConnectionSettings, ConnectionObserver | None], EngineAdapter]
 
 ADAPTERS: dict[str, str] = {
-    "postgres": "dbops.engines.postgres_adapter:PostgresAdapter",
-    "cockroachdb": "dbops.engines.cockroach:CockroachAdapter",
-    "mysql": "dbops.engines.mysql:MySQLAdapter",
-    "mariadb": "dbops.engines.mysql:MySQLAdapter",
-    "clickhouse": "dbops.engines.clickhouse:ClickHouseAdapter",
+    "postgres": "dbops.engines.postgres.adapter:PostgresAdapter",
+    "cockroachdb": "dbops.engines.cockroach.adapter:CockroachAdapter",
+    "mysql": "dbops.engines.mysql.adapter:MySQLAdapter",
+    "mariadb": "dbops.engines.mysql.adapter:MySQLAdapter",
+    "clickhouse": "dbops.engines.clickhouse.adapter:ClickHouseAdapter",
 }
 """Where each engine's adapter class lives; imported on first use, so one engine's driver is only loaded when an
 instance of that engine exists."""

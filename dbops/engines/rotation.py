@@ -16,8 +16,9 @@ capability answers `support()` asynchronously; the flow refuses the strategy whe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines.base import EngineAdapter, OwnedObject
@@ -89,19 +90,26 @@ class ServiceRoleMissing(Exception):
     """The service role does not exist on the server."""
 
 
+_ROTATION: dict[str, Callable[[Any], RotationAdapter]] = {}
+_DUAL_PASSWORD: dict[str, Callable[[Any], DualPasswordAdapter]] = {}
+
+
+def register_rotation(engine: str, wrap: Callable[[Any], RotationAdapter]) -> None:
+    """Declare role-inheritance rotation for adapters whose `engine` is exactly `engine` (the engine's adapter
+    module registers it when it is loaded; CockroachDB shares the PostgreSQL adapter class but not its name)."""
+    _ROTATION[engine] = wrap
+
+
+def register_dual_password(engine: str, wrap: Callable[[Any], DualPasswordAdapter]) -> None:
+    """Declare dual-password rotation for adapters whose `engine` is exactly `engine`."""
+    _DUAL_PASSWORD[engine] = wrap
+
+
 def rotation_adapter(adapter: EngineAdapter) -> RotationAdapter | None:
-    """The rotation capability of an instance's adapter, or None when this build cannot rotate on its engine.
-
-    Only PostgreSQL for now; CockroachDB shares the adapter class but has its own dialect, so it is not assumed.
-    """
-    if getattr(adapter, "engine", None) != "postgres":
-        return None
-    from dbops.engines.postgres_adapter import PostgresAdapter  # the driver is only loaded for PostgreSQL
-    from dbops.engines.postgres_rotation import PostgresRotation
-
-    if not isinstance(adapter, PostgresAdapter):
-        return None
-    return PostgresRotation(adapter)
+    """The rotation capability of an instance's adapter, or None when this build cannot rotate on its engine
+    (PostgreSQL only for now)."""
+    wrap = _ROTATION.get(str(getattr(adapter, "engine", "")))
+    return wrap(adapter) if wrap is not None else None
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -143,12 +151,5 @@ class DualPasswordAdapter(Protocol):
 def dual_password_adapter(adapter: EngineAdapter) -> DualPasswordAdapter | None:
     """The dual-password capability of an instance's adapter, or None where this build has none (every engine but
     MySQL/MariaDB; on MariaDB it exists and reports the strategy unavailable, so the message names the version)."""
-    if getattr(adapter, "engine", None) not in ("mysql", "mariadb"):
-        return None
-    from dbops.engines.mysql import MySQLAdapter  # the driver is only loaded for the MySQL family
-
-    if not isinstance(adapter, MySQLAdapter):
-        return None
-    from dbops.engines.mysql_rotation import MySQLDualPassword
-
-    return MySQLDualPassword(adapter)
+    wrap = _DUAL_PASSWORD.get(str(getattr(adapter, "engine", "")))
+    return wrap(adapter) if wrap is not None else None

@@ -17,7 +17,7 @@ import pytest
 from dbops.api.database import DatabaseSpec
 from dbops.api.grants import ClickHouseGrant
 from dbops.api.user import DatabaseUserSpec
-from dbops.engines.clickhouse import ClickHouseAdapter, ClickHouseHTTP, ObservedClickHouseDatabase
+from dbops.engines.clickhouse.adapter import ClickHouseAdapter, ClickHouseHTTP, ObservedClickHouseDatabase
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, TLSMode
 
 URL = os.environ.get("DBOPS_TEST_CLICKHOUSE_URL")

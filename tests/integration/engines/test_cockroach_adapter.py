@@ -16,7 +16,7 @@ import pytest
 
 from dbops.api.database import DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
-from dbops.engines.cockroach import CockroachAdapter
+from dbops.engines.cockroach.adapter import CockroachAdapter
 from dbops.engines.connection import ConnectionSettings, TLSMode
 
 URL = os.environ.get("DBOPS_TEST_COCKROACH_URL")

@@ -35,8 +35,8 @@ from dbops.api.user import DatabaseUserSpec
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.mysql import MySQLAdapter
-from dbops.engines.postgres_adapter import PostgresAdapter
+from dbops.engines.mysql.adapter import MySQLAdapter
+from dbops.engines.postgres.adapter import PostgresAdapter
 from tests.support.env import DevEnv
 
 TOKEN = f"fz{uuid.uuid4().hex[:6]}"

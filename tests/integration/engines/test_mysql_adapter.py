@@ -21,16 +21,16 @@ from dbops.api.grant import DatabaseGrantSpec
 from dbops.api.role import DatabaseRoleSpec
 from dbops.api.user import DatabaseUserSpec, PasswordRotationConfig, UserMySQLConfig
 from dbops.engines.access import DeclaredAccess, drift_support
-from dbops.engines.base import EngineError, database_drift_support
+from dbops.engines.base import EngineError, database_drift_support, user_drift_support
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, TLSMode
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.initsql import InitSQLRun, InitSQLRunner
-from dbops.engines.mysql import MySQLAdapter, TrackingConfig
-from dbops.engines.mysql_drift import MySQLAccessDrift, MySQLDatabaseDrift, user_drift_support
-from dbops.engines.mysql_server import MySQLServer, MySQLServerError
-from dbops.engines.mysql_spec import account_drift, privilege_drift
-from dbops.engines.sql.mysql import STRIP_NO_BACKSLASH_ESCAPES, Account
-from dbops.engines.sql.mysql_grants import GRANT_OPTION, MySQLGrantEntry, Privilege, escape_db_pattern
+from dbops.engines.mysql.adapter import MySQLAdapter, TrackingConfig
+from dbops.engines.mysql.drift import MySQLAccessDrift, MySQLDatabaseDrift
+from dbops.engines.mysql.grants import GRANT_OPTION, MySQLGrantEntry, Privilege, escape_db_pattern
+from dbops.engines.mysql.server import MySQLServer, MySQLServerError
+from dbops.engines.mysql.spec import account_drift, privilege_drift
+from dbops.engines.mysql.sql import STRIP_NO_BACKSLASH_ESCAPES, Account
 from dbops.engines.sql.privileges import MySQLLevel
 from tests.support.env import DevEnv
 
@@ -828,7 +828,7 @@ async def test_account_and_grant_drift_detected_and_corrected(
 
 
 # --------------------------------------------------------------------------------------------------------------------
-# The drift halves the controllers call (dbops.engines.mysql_drift), against the server
+# The drift halves the controllers call (dbops.engines.mysql.drift), against the server
 
 
 def grant_spec(grantee: str, *, roles: list[str] | None = None, **entry: Any) -> DatabaseGrantSpec:

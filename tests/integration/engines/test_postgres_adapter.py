@@ -22,8 +22,8 @@ from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
 from dbops.engines.base import EngineError, ObservedDatabase, OwnedObject
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres_adapter import PostgresAdapter, PostgresUserDrift
-from dbops.engines.sql import postgres as sql
+from dbops.engines.postgres import sql
+from dbops.engines.postgres.adapter import PostgresAdapter, PostgresUserDrift
 from tests.support.env import DatabaseServer, DevEnv
 
 

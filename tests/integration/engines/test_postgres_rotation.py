@@ -15,8 +15,8 @@ import pytest
 
 from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
 from dbops.engines.connection import ConnectionSettings
-from dbops.engines.postgres_adapter import PostgresAdapter
-from dbops.engines.postgres_rotation import PostgresRotation
+from dbops.engines.postgres.adapter import PostgresAdapter
+from dbops.engines.postgres.rotation import PostgresRotation
 from dbops.engines.rotation import ServiceRoleMissing, rotation_adapter
 from tests.support.env import DatabaseServer, DevEnv
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, TLSMaterial, TLSMode
-from dbops.engines.postgres import PostgresServer
+from dbops.engines.postgres.server import PostgresServer
 from dbops.engines.registry import InstanceKey, ServerRegistry, UnsupportedEngine, adapter_factory
 from tests.support.env import DevEnv
 

@@ -13,12 +13,12 @@ from dbops.controllers.database_drift import BASE_MESSAGE, synced_condition, wit
 from dbops.controllers.drift import recorded
 from dbops.engines.access import Difference
 from dbops.engines.base import accepts_session_config, database_drift_support
-from dbops.engines.clickhouse import ClickHouseAdapter
-from dbops.engines.cockroach import CockroachAdapter
+from dbops.engines.clickhouse.adapter import ClickHouseAdapter
+from dbops.engines.cockroach.adapter import CockroachAdapter
 from dbops.engines.connection import ConnectionSettings
-from dbops.engines.mysql import MySQLAdapter
-from dbops.engines.mysql_drift import MySQLDatabaseDrift
-from dbops.engines.postgres_adapter import PostgresAdapter, PostgresDatabaseDrift
+from dbops.engines.mysql.adapter import MySQLAdapter
+from dbops.engines.mysql.drift import MySQLDatabaseDrift
+from dbops.engines.postgres.adapter import PostgresAdapter, PostgresDatabaseDrift
 from tests.unit.controllers.test_drift import NOW, FakeReconciler, Server, run
 
 

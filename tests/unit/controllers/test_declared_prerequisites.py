@@ -7,12 +7,14 @@ from typing import Any
 from dbops.controllers.declared_prerequisites import (
     DATABASES,
     ROLES,
+    PrerequisiteGate,
     declared_name,
     named_databases,
     named_roles,
     waiting_for,
 )
 from dbops.controllers.instances import InstanceTarget
+from dbops.controllers.references import ReferencePolicy
 from dbops.engines.registry import InstanceKey
 from dbops.runtime import Store
 
@@ -91,3 +93,41 @@ def test_no_wait_when_ready_undeclared_or_on_another_server() -> None:
     other = declaring("app", {"name": "app_db", "instanceRef": {"name": "other"}}, ready=False)
     assert wait(DATABASES, ["app_db"], NAMESPACED, other) is None
     assert wait(DATABASES, [], NAMESPACED, other) is None
+
+
+class ListingClient:
+    """Answers `list_all` with the objects the API server holds (pure logic: the gate's reading of them)."""
+
+    def __init__(self, **items: list[dict[str, Any]]) -> None:
+        self.items = items
+        self.listed: list[tuple[str, str | None]] = []
+
+    async def list_all(self, resource: Any, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        self.listed.append((resource.kind, namespace))
+        return [dict(item) for item in self.items.get(resource.kind, [])], "1"
+
+
+def gate(watched: tuple[str, ...] = ()) -> PrerequisiteGate:
+    declared, instances, cluster_instances = stores()  # the caches have not seen the Database yet
+    return PrerequisiteGate(
+        lambda kind: declared, instances, cluster_instances, ReferencePolicy("consent", watched, {}.get)
+    )
+
+
+async def test_a_refused_creation_waits_when_the_api_server_has_the_declaring_object() -> None:
+    role = {"metadata": {"name": "reader"}, "spec": {"postgres": {"grants": [{"database": "app_db"}]}}}
+    creating = declaring("app", {"name": "app_db", "instanceRef": {"name": "pg"}}, ready=False)
+    client = ListingClient(Database=[creating])
+    message = await gate().waiting_now(role, CLUSTER, client)
+    assert message == "Waiting for Database app/app (database app_db): it is Creating"
+    assert client.listed == [("Database", None)]
+    # Nothing declares the name (or the spec names none): the server's refusal stands.
+    assert await gate().waiting_now(role, CLUSTER, ListingClient()) is None
+    assert await gate().waiting_now({"spec": {}}, CLUSTER, client) is None and len(client.listed) == 1
+
+
+async def test_waiting_now_lists_only_the_watched_namespaces() -> None:
+    role = {"metadata": {"name": "reader"}, "spec": {"postgres": {"grants": [{"database": "app_db"}]}}}
+    client = ListingClient()
+    assert await gate(watched=("app", "other")).waiting_now(role, NAMESPACED, client) is None
+    assert client.listed == [("Database", "app"), ("Database", "other")]

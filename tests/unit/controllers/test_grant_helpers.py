@@ -12,7 +12,7 @@ from dbops.controllers.grant import applied_digest, grantee_index_value, recorde
 from dbops.controllers.role import declared_for_role, grant_declares
 from dbops.engines.access import DeclaredAccess
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres_access import plan_entries
+from dbops.engines.postgres.access import plan_entries
 
 
 def spec(privileges: list[str], protection: bool = True) -> DatabaseGrantSpec:

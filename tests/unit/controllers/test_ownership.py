@@ -10,11 +10,11 @@ import pytest
 from dbops.api.database import DatabasePostgresConfig, DatabaseSpec, PostgresOwnershipConfig, PostgresSchema
 from dbops.controllers.instances import InstanceTarget
 from dbops.controllers.ownership import created_roles, ownership_status, spared_names, with_created_roles
-from dbops.engines.cockroach import CockroachAdapter
+from dbops.engines.cockroach.adapter import CockroachAdapter
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.ownership import OwnershipNames, effective_owner, ownership_names
-from dbops.engines.postgres_plan import plan_ownership
+from dbops.engines.postgres.plan import plan_ownership
 from dbops.engines.registry import InstanceKey
 
 

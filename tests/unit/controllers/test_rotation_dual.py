@@ -18,7 +18,7 @@ from dbops.controllers.base import StatusDraft
 from dbops.controllers.rotation_flow import NOT_WITHDRAWN, RotationFailure, RotationFlow
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionSettings
-from dbops.engines.mysql import MySQLAdapter
+from dbops.engines.mysql.adapter import MySQLAdapter
 from dbops.engines.rotation import DualPasswordSupport
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from dbops.api.user import DatabaseUser
 from dbops.controllers.base import StatusDraft
 from dbops.controllers.rotation_flow import RotationFlow
 from dbops.engines.connection import ConnectionSettings
-from dbops.engines.postgres_adapter import PostgresAdapter
+from dbops.engines.postgres.adapter import PostgresAdapter
 
 
 class Host:

@@ -16,12 +16,12 @@ from dbops.controllers.user_drift import (
     user_drift_support,
     with_failure,
 )
-from dbops.engines.clickhouse import ClickHouseAdapter
-from dbops.engines.cockroach import CockroachAdapter
+from dbops.engines.clickhouse.adapter import ClickHouseAdapter
+from dbops.engines.cockroach.adapter import CockroachAdapter
 from dbops.engines.connection import ConnectionSettings
-from dbops.engines.mysql import MySQLAdapter
-from dbops.engines.mysql_drift import MySQLUserDrift
-from dbops.engines.postgres_adapter import PostgresAdapter, PostgresUserDrift
+from dbops.engines.mysql.adapter import MySQLAdapter
+from dbops.engines.mysql.drift import MySQLUserDrift
+from dbops.engines.postgres.adapter import PostgresAdapter, PostgresUserDrift
 
 
 def settings(engine: str) -> ConnectionSettings:

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestServer
 from dbops.api.database import DatabaseSpec
 from dbops.api.grants import ClickHouseGrant
 from dbops.api.user import DatabaseUserSpec
-from dbops.engines.clickhouse import (
+from dbops.engines.clickhouse.adapter import (
     ClickHouseAdapter,
     ClickHouseHTTP,
     ClickHouseServerError,

@@ -11,9 +11,9 @@ import pytest
 from dbops.api.database import DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines.base import EngineAdapter
-from dbops.engines.cockroach import CockroachAdapter, cockroach_version
+from dbops.engines.cockroach.adapter import CockroachAdapter, cockroach_version
 from dbops.engines.connection import ConnectionSettings
-from dbops.engines.sql import postgres_catalog as catalog
+from dbops.engines.postgres import catalog
 
 SETTINGS = ConnectionSettings(
     engine="cockroachdb", host="127.0.0.1", port=1, username="root", password="s3cr'et", database="defaultdb"

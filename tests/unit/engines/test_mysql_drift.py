@@ -1,4 +1,4 @@
-"""MySQL/MariaDB drift, pure parts (dbops.engines.mysql_drift): differences in api.md 4.4 terms, their flags and the
+"""MySQL/MariaDB drift, pure parts (dbops.engines.mysql.drift): differences in api.md 4.4 terms, their flags and the
 corrections they carry, and the registration for both engine names."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from dbops.api.database import DatabaseSpec
 from dbops.api.grants import MySQLGrant
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines.access import DeclaredAccess, drift_support
-from dbops.engines.base import ObservedAccount, ObservedDatabase, database_drift_support
-from dbops.engines.clickhouse import ClickHouseAdapter
+from dbops.engines.base import ObservedAccount, ObservedDatabase, database_drift_support, user_drift_support
+from dbops.engines.clickhouse.adapter import ClickHouseAdapter
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.initsql import InitSQLRunner
-from dbops.engines.mysql import MySQLAdapter
-from dbops.engines.mysql_drift import (
+from dbops.engines.mysql.adapter import MySQLAdapter
+from dbops.engines.mysql.drift import (
     Action,
     MySQLAccessDrift,
     MySQLDatabaseDrift,
@@ -27,11 +27,10 @@ from dbops.engines.mysql_drift import (
     declared_privileges,
     membership_differences,
     privilege_differences,
-    user_drift_support,
 )
-from dbops.engines.postgres_adapter import PostgresAdapter
-from dbops.engines.sql.mysql import DEFAULT_MARIADB, Account
-from dbops.engines.sql.mysql_grants import GRANT_OPTION, Privilege
+from dbops.engines.mysql.grants import GRANT_OPTION, Privilege
+from dbops.engines.mysql.sql import DEFAULT_MARIADB, Account
+from dbops.engines.postgres.adapter import PostgresAdapter
 
 
 def settings(engine: str) -> ConnectionSettings:
@@ -52,7 +51,7 @@ def test_both_engine_names_get_every_half_and_other_engines_none() -> None:
         assert isinstance(drift_support(adapter), MySQLAccessDrift)
         assert isinstance(database_drift_support(adapter), MySQLDatabaseDrift)
         assert isinstance(user_drift_support(adapter), MySQLUserDrift)
-    assert user_drift_support(PostgresAdapter(settings("postgres"))) is None
+    assert not isinstance(user_drift_support(PostgresAdapter(settings("postgres"))), MySQLUserDrift)
     assert not isinstance(drift_support(ClickHouseAdapter(settings("clickhouse"))), MySQLAccessDrift)
 
 

@@ -5,11 +5,11 @@ tests/e2e/test_mariadb_rotation.py; their text is tested in tests/unit/sql/test_
 from __future__ import annotations
 
 from dbops.engines.connection import ConnectionSettings
-from dbops.engines.mysql import MySQLAdapter
-from dbops.engines.mysql_rotation import MySQLDualPassword, server_label
-from dbops.engines.postgres_adapter import PostgresAdapter
+from dbops.engines.mysql.adapter import MySQLAdapter
+from dbops.engines.mysql.rotation import MySQLDualPassword, server_label
+from dbops.engines.mysql.sql import Flavour, MySQLDialect, detect_dialect
+from dbops.engines.postgres.adapter import PostgresAdapter
 from dbops.engines.rotation import DualPasswordAdapter, dual_password_adapter
-from dbops.engines.sql.mysql import Flavour, MySQLDialect, detect_dialect
 
 
 def settings(engine: str) -> ConnectionSettings:

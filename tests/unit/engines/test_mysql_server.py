@@ -12,7 +12,7 @@ import pytest
 
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory
-from dbops.engines.mysql_server import (
+from dbops.engines.mysql.server import (
     CLIENT_MULTI_STATEMENTS,
     MySQLServerError,
     _Pool,

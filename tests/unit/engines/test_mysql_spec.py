@@ -1,4 +1,4 @@
-"""From API specs to MySQL builder parameters (dbops.engines.mysql_spec) and the adapter's synchronous reports."""
+"""From API specs to MySQL builder parameters (dbops.engines.mysql.spec) and the adapter's synchronous reports."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from dbops.api.user import DatabaseUserSpec, PasswordRotationConfig
 from dbops.engines.base import ObservedAccount, ObservedDatabase
 from dbops.engines.connection import ConnectionSettings, ServerInfo
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.mysql import MySQLAdapter
-from dbops.engines.mysql_spec import (
+from dbops.engines.mysql.adapter import MySQLAdapter
+from dbops.engines.mysql.grants import Privilege, PrivilegeDiff
+from dbops.engines.mysql.spec import (
     account_drift,
     account_options,
     database_config,
@@ -26,8 +27,7 @@ from dbops.engines.mysql_spec import (
     user_config,
     uses_dual_password,
 )
-from dbops.engines.sql.mysql import DEFAULT_MARIADB, DEFAULT_MYSQL, MySQLDialect, Require
-from dbops.engines.sql.mysql_grants import Privilege, PrivilegeDiff
+from dbops.engines.mysql.sql import DEFAULT_MARIADB, DEFAULT_MYSQL, MySQLDialect, Require
 from dbops.engines.sql.privileges import MySQLLevel
 
 

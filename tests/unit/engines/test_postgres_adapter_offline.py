@@ -14,9 +14,9 @@ from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
 from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres import classify_connect_error
-from dbops.engines.postgres_adapter import PostgresAdapter
-from dbops.engines.postgres_errors import PostgresEngineError, describe, server_errors
+from dbops.engines.postgres.adapter import PostgresAdapter
+from dbops.engines.postgres.errors import PostgresEngineError, describe, server_errors
+from dbops.engines.postgres.server import classify_connect_error
 
 SECRET = "s3cr'et\\pw"
 

@@ -21,9 +21,9 @@ from dbops.engines.access import Difference
 from dbops.engines.base import EngineError, ObservedDatabase
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.ownership import OwnershipNames
-from dbops.engines.postgres_adapter import PostgresAdapter, PostgresDatabaseDrift
-from dbops.engines.postgres_mapping import same_encoding, same_locale
-from dbops.engines.postgres_plan import (
+from dbops.engines.postgres.adapter import PostgresAdapter, PostgresDatabaseDrift
+from dbops.engines.postgres.mapping import same_encoding, same_locale
+from dbops.engines.postgres.plan import (
     ORDER_CONNECT,
     ORDER_DISCONNECT,
     ORDER_MEMBERSHIP,

@@ -16,9 +16,9 @@ from dbops.api.database import (
 )
 from dbops.api.grants import PostgresDefaultPrivilege
 from dbops.api.user import DatabaseUserSpec, PasswordConfig, PasswordRotationConfig, UserMySQLConfig, UserPostgresConfig
-from dbops.engines import postgres_mapping as m
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql.postgres import INFINITY, DatabaseOptions, RoleAttributes
+from dbops.engines.postgres import mapping as m
+from dbops.engines.postgres.sql import INFINITY, DatabaseOptions, RoleAttributes
 from dbops.engines.sql.privileges import PgDefaultObjectType
 
 

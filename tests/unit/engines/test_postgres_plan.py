@@ -8,7 +8,7 @@ from dbops.api.database import DatabasePostgresConfig, DatabaseSpec, PostgresExt
 from dbops.api.grants import PostgresDefaultPrivilege
 from dbops.engines.base import ObservedDatabase
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres_plan import plan_database
+from dbops.engines.postgres.plan import plan_database
 
 CONFIG = DatabasePostgresConfig(
     connection_limit=5,

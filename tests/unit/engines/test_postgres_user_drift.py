@@ -14,9 +14,9 @@ from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
 from dbops.engines.access import Difference
 from dbops.engines.base import ObservedAccount
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres_access import Fix
-from dbops.engines.postgres_adapter import PostgresUserDrift, _correction_rank, account_drift
-from dbops.engines.postgres_mapping import observed_account
+from dbops.engines.postgres.access import Fix
+from dbops.engines.postgres.adapter import PostgresUserDrift, _correction_rank, account_drift
+from dbops.engines.postgres.mapping import observed_account
 
 CONVERGED: dict[str, object] = {
     "login": True,

@@ -6,10 +6,10 @@ import dataclasses
 
 import pytest
 
-from dbops.engines.clickhouse import ClickHouseAdapter
-from dbops.engines.cockroach import CockroachAdapter
+from dbops.engines.clickhouse.adapter import ClickHouseAdapter
+from dbops.engines.cockroach.adapter import CockroachAdapter
 from dbops.engines.connection import ConnectionSettings
-from dbops.engines.mysql import MySQLAdapter
+from dbops.engines.mysql.adapter import MySQLAdapter
 from dbops.engines.registry import InstanceKey, ServerRegistry, adapter_factory
 
 

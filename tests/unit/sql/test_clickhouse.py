@@ -6,9 +6,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from dbops.engines.clickhouse import sql as ch
+from dbops.engines.clickhouse.sql import ClickHouseGrantEntry
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql import clickhouse as ch
-from dbops.engines.sql.clickhouse import ClickHouseGrantEntry
 from dbops.engines.sql.privileges import ClickHouseLevel
 from dbops.engines.sql.redact import redact
 from tests.unit.sql.lexers import clickhouse_token

@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql.mysql import (
+from dbops.engines.mysql.sql import (
     CACHING_SHA2,
     DEFAULT_MARIADB,
     DEFAULT_MYSQL,

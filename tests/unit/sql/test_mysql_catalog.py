@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from dbops.engines.sql import mysql_catalog as c
-from dbops.engines.sql.mysql import DEFAULT_MARIADB, DEFAULT_MYSQL, Account, MySQLDialect, Require
-from dbops.engines.sql.mysql_grants import GRANT_OPTION, LEVEL_ALL, MySQLGrantEntry, Privilege, expand_entry
+from dbops.engines.mysql import catalog as c
+from dbops.engines.mysql.grants import GRANT_OPTION, LEVEL_ALL, MySQLGrantEntry, Privilege, expand_entry
+from dbops.engines.mysql.sql import DEFAULT_MARIADB, DEFAULT_MYSQL, Account, MySQLDialect, Require
 from dbops.engines.sql.privileges import MySQLLevel
 
 MARIADB_103 = MySQLDialect(flavour=DEFAULT_MARIADB.flavour, version=(10, 3, 0))

@@ -7,8 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql.mysql import DEFAULT_MARIADB, DEFAULT_MYSQL, Account, MySQLDialect, role_account
-from dbops.engines.sql.mysql_grants import (
+from dbops.engines.mysql.grants import (
     GRANT_OPTION,
     LEVEL_ALL,
     MySQLGrantEntry,
@@ -22,6 +21,7 @@ from dbops.engines.sql.mysql_grants import (
     revoke_entry,
     unescape_db_pattern,
 )
+from dbops.engines.mysql.sql import DEFAULT_MARIADB, DEFAULT_MYSQL, Account, MySQLDialect, role_account
 from dbops.engines.sql.privileges import MySQLLevel
 from tests.unit.sql.mysql_lexer import bare, quoted
 

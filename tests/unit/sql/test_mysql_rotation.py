@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given
 
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql.mysql import (
+from dbops.engines.mysql.sql import (
     DEFAULT_MARIADB,
     Account,
     MySQLDialect,

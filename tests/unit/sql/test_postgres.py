@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql import postgres as pg
-from dbops.engines.sql.postgres import (
+from dbops.engines.postgres import sql as pg
+from dbops.engines.postgres.sql import (
     COCKROACHDB,
     INFINITY,
     POSTGRES,

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 import pytest
 
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql import postgres as pg
-from dbops.engines.sql import postgres_catalog as cat
-from dbops.engines.sql.postgres import COCKROACHDB, INFINITY, RoleAttributes
+from dbops.engines.postgres import catalog as cat
+from dbops.engines.postgres import sql as pg
+from dbops.engines.postgres.sql import COCKROACHDB, INFINITY, RoleAttributes
 
 ATTRS = RoleAttributes(
     login=False,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from dbops.engines.sql import postgres_catalog as cat
+from dbops.engines.postgres import catalog as cat
 
 HELPERS: list[tuple[Callable[..., cat.CatalogQuery], tuple[str, ...]]] = [
     (cat.database_attributes, ("d",)),

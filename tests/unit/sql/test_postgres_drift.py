@@ -10,15 +10,15 @@ import pytest
 from dbops.api.grants import PostgresDefaultPrivilegeGrant
 from dbops.engines.base import ObservedAccount
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres_access import (
+from dbops.engines.postgres import sql
+from dbops.engines.postgres.access import (
     Fix,
     attribute_drift,
     default_privilege_drift,
     membership_drift,
     privilege_drift,
 )
-from dbops.engines.sql import postgres as sql
-from dbops.engines.sql.postgres_grants import (
+from dbops.engines.postgres.grants import (
     CatalogObject,
     DesiredAccess,
     PgGrantEntry,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql.postgres_grants import (
+from dbops.engines.postgres.grants import (
     GrantTarget,
     PgDefaultPrivilege,
     PgGrantEntry,

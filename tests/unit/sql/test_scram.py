@@ -12,7 +12,7 @@ import base64
 
 import pytest
 
-from dbops.engines.sql.scram import is_scram_verifier, pg_saslprep, scram_sha256_verifier
+from dbops.engines.postgres.scram import is_scram_verifier, pg_saslprep, scram_sha256_verifier
 
 LIBPQ_VECTORS = [
     (

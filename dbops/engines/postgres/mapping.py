@@ -21,7 +21,7 @@ from dbops.api.database import DatabasePostgresConfig, DatabaseSpec
 from dbops.api.user import DatabaseUserSpec, UserPostgresConfig
 from dbops.engines.base import ObservedAccount
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql.postgres import (
+from dbops.engines.postgres.sql import (
     INFINITY,
     LIST_VALUED_PARAMETERS,
     DatabaseOptions,

@@ -21,11 +21,8 @@ from dataclasses import dataclass
 
 from dbops.engines.base import ObservedAccount
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.mysql_server import MySQLServer, MySQLServerError
-from dbops.engines.sql import mysql as sql
-from dbops.engines.sql import mysql_catalog as catalog
-from dbops.engines.sql.mysql import Account, MySQLDialect
-from dbops.engines.sql.mysql_grants import (
+from dbops.engines.mysql import catalog, sql
+from dbops.engines.mysql.grants import (
     GrantPlan,
     MySQLGrantEntry,
     Privilege,
@@ -37,6 +34,8 @@ from dbops.engines.sql.mysql_grants import (
     render_grants,
     render_revokes,
 )
+from dbops.engines.mysql.server import MySQLServer, MySQLServerError
+from dbops.engines.mysql.sql import Account, MySQLDialect
 
 __all__ = ["NO_SUCH_GRANT", "EntryOutcome", "MySQLAccessMixin"]
 

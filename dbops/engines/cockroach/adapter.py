@@ -28,17 +28,16 @@ from dbops.api.user import DatabaseUserSpec
 from dbops.engines.base import EngineAdapter, EngineError, OwnedObject
 from dbops.engines.connection import ConnectionSettings, ServerInfo
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres import ConnectionObserver
-from dbops.engines.postgres_adapter import LONG_SECONDS, PostgresAdapter
-from dbops.engines.postgres_mapping import (
+from dbops.engines.observer import ConnectionObserver
+from dbops.engines.postgres import catalog, sql
+from dbops.engines.postgres.adapter import LONG_SECONDS, PostgresAdapter
+from dbops.engines.postgres.mapping import (
     database_config,
     database_options,
     role_attributes,
     unsupported_database_fields,
     unsupported_user_fields,
 )
-from dbops.engines.sql import postgres as sql
-from dbops.engines.sql import postgres_catalog as catalog
 from dbops.engines.sql.quoting import pg_ident
 
 __all__ = ["SYSTEM_DATABASE", "CockroachAdapter", "cockroach_dialect", "cockroach_version"]

@@ -8,7 +8,7 @@ Privileges are read from the grant tables (``mysql.user``, ``mysql.db``, ``mysql
 ``mysql.columns_priv``, ``mysql.procs_priv``) rather than by parsing SHOW GRANTS: the tables have one fixed shape on
 both servers, hold exactly the privileges granted directly to one account, and need no parser for the server's
 quoting. The parsers here turn rows (dicts, as aiomysql's ``DictCursor`` returns them) into the
-:class:`~dbops.engines.sql.mysql_grants.Privilege` tuples that :func:`~dbops.engines.sql.mysql_grants.expand_entry`
+:class:`~dbops.engines.mysql.grants.Privilege` tuples that :func:`~dbops.engines.mysql.grants.expand_entry`
 produces from a spec, so drift is a set comparison.
 
 The account queries differ by server: MySQL keeps lock state and JSON user attributes (failed-login settings,
@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from dbops.engines.sql.mysql import TRACKING_ATTRIBUTE_KEY, Account, MySQLDialect, Require
-from dbops.engines.sql.mysql_grants import GRANT_OPTION, LEVEL_ALL, Privilege, unescape_db_pattern
+from dbops.engines.mysql.grants import GRANT_OPTION, LEVEL_ALL, Privilege, unescape_db_pattern
+from dbops.engines.mysql.sql import TRACKING_ATTRIBUTE_KEY, Account, MySQLDialect, Require
 from dbops.engines.sql.privileges import MYSQL_PRIVILEGE_LEVELS, MySQLLevel
 
 __all__ = [

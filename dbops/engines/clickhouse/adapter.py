@@ -33,11 +33,11 @@ from dbops.api.database import DatabaseSpec
 from dbops.api.grants import ClickHouseGrant
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount, ObservedDatabase, OwnedObject
+from dbops.engines.clickhouse import sql
+from dbops.engines.clickhouse.sql import ClickHouseGrantEntry
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, ServerInfo, TLSMode
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres import ConnectionObserver
-from dbops.engines.sql import clickhouse as sql
-from dbops.engines.sql.clickhouse import ClickHouseGrantEntry
+from dbops.engines.observer import NO_OBSERVER, ConnectionObserver
 from dbops.engines.sql.privileges import ClickHouseLevel
 from dbops.engines.sql.redact import redact
 from dbops.engines.tls import client_ssl_context
@@ -69,11 +69,6 @@ class ClickHouseServerError(EngineError):
         self.detail = message
 
 
-class _NoObserver:
-    def connection_attempt(self, *, success: bool, seconds: float) -> None:
-        return None
-
-
 def _error_code(headers: Mapping[str, str], body: str) -> int:
     header = headers.get("X-ClickHouse-Exception-Code")
     if header and header.isdigit():
@@ -89,7 +84,7 @@ class ClickHouseHTTP:
         self, settings: ConnectionSettings, observer: ConnectionObserver | None = None, *, http_port: int | None = None
     ) -> None:
         self.settings = settings
-        self._observer = observer or _NoObserver()
+        self._observer = observer or NO_OBSERVER
         self._ssl: ssl.SSLContext | None = client_ssl_context(settings.tls_mode, settings.tls)
         scheme = "http" if settings.tls_mode is TLSMode.DISABLE else "https"
         self.url = f"{scheme}://{_host(settings.host)}:{http_port or settings.port}/"

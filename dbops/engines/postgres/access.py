@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from dbops.api.grants import PostgresDefaultPrivilegeGrant, PostgresGrant
 from dbops.api.role import PostgresRoleConfig
@@ -29,17 +29,9 @@ from dbops.engines.access import (
 from dbops.engines.base import EngineError, ObservedAccount
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.postgres_errors import PostgresEngineError
-from dbops.engines.postgres_mapping import (
-    ALL_EXPANSION,
-    ATTRIBUTE_KEYS,
-    attribute_differences,
-    char_value,
-    default_privilege_acl_code,
-)
-from dbops.engines.sql import postgres as sql
-from dbops.engines.sql import postgres_catalog as catalog
-from dbops.engines.sql.postgres_grants import (
+from dbops.engines.postgres import catalog, sql
+from dbops.engines.postgres.errors import PostgresEngineError
+from dbops.engines.postgres.grants import (
     AccessDiff,
     CatalogObject,
     DesiredAccess,
@@ -58,11 +50,37 @@ from dbops.engines.sql.postgres_grants import (
     render_revokes,
     revoke_default_privileges,
 )
+from dbops.engines.postgres.mapping import (
+    ALL_EXPANSION,
+    ATTRIBUTE_KEYS,
+    attribute_differences,
+    char_value,
+    default_privilege_acl_code,
+)
 from dbops.engines.sql.privileges import PgDefaultObjectType, pg_canonical
 from dbops.engines.sql.quoting import pg_ident
 
-if TYPE_CHECKING:
-    from dbops.engines.postgres_adapter import PostgresAdapter
+
+class PostgresAdapter(Protocol):
+    """What these functions use of `dbops.engines.postgres.adapter.PostgresAdapter`, named by its shape: the adapter
+    module imports this one (its role and grant methods delegate here), so this one cannot import it."""
+
+    async def _dialect(self) -> sql.PgDialect: ...
+    async def _ensure_privileges_of(self, role: str | None) -> None: ...
+    async def _fetch(self, query: catalog.CatalogQuery, *, database: str | None = None) -> list[Any]: ...
+    async def _fetchval(self, query: catalog.CatalogQuery, *, database: str | None = None) -> Any: ...
+    async def _execute(
+        self,
+        statements: Sequence[str],
+        *,
+        database: str | None = None,
+        seconds: float = ...,
+        secrets: Sequence[str | None] = (),
+        atomic: bool = False,
+    ) -> None: ...
+    async def observe_account(self, username: str) -> ObservedAccount | None: ...
+    async def drop_account(self, username: str) -> None: ...
+
 
 __all__ = [
     "PostgresAccessDrift",

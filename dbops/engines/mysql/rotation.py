@@ -7,18 +7,18 @@ server handle detected (flavour and version, never from `spec.engine`: a MariaDB
 MariaDB's rules, engines.md 1.4).
 
 The statements themselves belong to the adapter (`rotate_password`, `discard_old_password`): it knows every host
-entry of the account, builds each statement with the escaped literal of `dbops.engines.sql.mysql`, and passes the
+entry of the account, builds each statement with the escaped literal of `dbops.engines.mysql.sql`, and passes the
 password as a secret to the server handle, which cuts it out of any error message.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from dbops.engines.base import EngineError
-from dbops.engines.mysql import MySQLAdapter
+from dbops.engines.base import EngineError, ObservedAccount
+from dbops.engines.mysql.server import MySQLServer
+from dbops.engines.mysql.sql import MySQLDialect
 from dbops.engines.rotation import DualPasswordAdapter, DualPasswordSupport
-from dbops.engines.sql.mysql import MySQLDialect
 
 __all__ = ["MySQLDualPassword", "server_label"]
 
@@ -27,6 +27,17 @@ def server_label(dialect: MySQLDialect) -> str:
     """`MySQL 8.0.13` / `MariaDB 10.11.6`: the engine and version a refusal names."""
     name = "MariaDB" if dialect.is_mariadb else "MySQL"
     return f"{name} {'.'.join(str(part) for part in dialect.version)}"
+
+
+class MySQLAdapter(Protocol):
+    """What dual-password rotation uses of `dbops.engines.mysql.adapter.MySQLAdapter` (the adapter module imports
+    this one to register it, so this one cannot import it)."""
+
+    server: MySQLServer
+
+    async def observe_account(self, username: str) -> ObservedAccount | None: ...
+    async def rotate_password(self, username: str, password: str, *, retain_current: bool = True) -> None: ...
+    async def discard_old_password(self, username: str) -> None: ...
 
 
 class MySQLDualPassword:

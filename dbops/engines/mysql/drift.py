@@ -10,7 +10,7 @@ unit-testable without a server.
 
 "Extra" is relative to everything the operator declares for the grantee (behaviour.md 11.3). `DeclaredAccess`
 carries PostgreSQL entries only in this build; MySQL entries declared by other resources are taken from its
-`mysql_grants` attribute when the controllers provide one, else only the resource's own entries count. Extras are
+`mysql.grants` attribute when the controllers provide one, else only the resource's own entries count. Extras are
 only looked for on targets the resource's own entries cover, and only the resource's own entries can be missing.
 
 Account drift (DatabaseUser) has no registry in `dbops.engines.base` / `access` yet; `MySQLUserDrift` offers it with
@@ -23,16 +23,26 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dbops.api.database import DatabaseSpec
 from dbops.api.grants import MySQLGrant
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines.access import DeclaredAccess, Difference, GrantSpec, RoleSpec, register_drift_support
-from dbops.engines.base import EngineError, ObservedAccount, ObservedDatabase, register_database_drift
+from dbops.engines.base import (
+    EngineError,
+    ObservedAccount,
+    ObservedDatabase,
+    register_database_drift,
+    register_user_drift,
+)
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.mysql_spec import (
+from dbops.engines.mysql import sql
+from dbops.engines.mysql.access import EntryOutcome
+from dbops.engines.mysql.grants import Privilege, expand_entry
+from dbops.engines.mysql.server import MySQLServer
+from dbops.engines.mysql.spec import (
     account_drift,
     account_options,
     database_config,
@@ -42,13 +52,37 @@ from dbops.engines.mysql_spec import (
     hosts_of,
     user_config,
 )
-from dbops.engines.sql import mysql as sql
-from dbops.engines.sql.mysql import PLUGINS, Account, MySQLDialect
-from dbops.engines.sql.mysql_grants import Privilege, expand_entry
+from dbops.engines.mysql.sql import PLUGINS, Account, MySQLDialect
 
 if TYPE_CHECKING:
-    from dbops.engines.mysql import MySQLAdapter
     from dbops.engines.ownership import OwnershipNames
+
+
+class MySQLAdapter(Protocol):
+    """What the drift halves use of `dbops.engines.mysql.adapter.MySQLAdapter`, named by its shape: the adapter
+    module imports this one (it registers the halves), so this one cannot import it."""
+
+    server: MySQLServer
+
+    async def observe_database(self, name: str) -> ObservedDatabase | None: ...
+    async def observe_account(self, username: str) -> ObservedAccount | None: ...
+    async def observe_privileges(self, grantee: str) -> dict[Account, frozenset[Privilege]]: ...
+    async def grantee_accounts(self, name: str) -> list[Account]: ...
+    async def grant_roles(self, grantee: str, roles: Sequence[str], *, field: str = ...) -> list[str]: ...
+    async def revoke_roles(self, grantee: str, roles: Sequence[str], *, field: str = ...) -> None: ...
+    async def grant_privileges(self, grantee: str, privileges: Sequence[Privilege]) -> list[EntryOutcome]: ...
+    async def revoke_privileges(self, grantee: str, privileges: Sequence[Privilege]) -> list[EntryOutcome]: ...
+    async def drop_hosts(self, username: str, hosts: Sequence[str]) -> None: ...
+    async def _memberships(self, grantee: str) -> dict[str, frozenset[str]]: ...
+    async def _add_hosts(
+        self,
+        username: str,
+        hosts: Sequence[str],
+        opts: sql.AccountOptions,
+        observed: ObservedAccount,
+        password: str | None,
+    ) -> None: ...
+
 
 __all__ = [
     "Action",
@@ -63,7 +97,6 @@ __all__ = [
     "membership_differences",
     "privilege_differences",
     "register",
-    "user_drift_support",
 ]
 
 #: Errors a correction reports per field instead of raising (the checker records them as failed corrections).
@@ -441,19 +474,10 @@ class MySQLUserDrift:
         return await correct(self.adapter, diffs, password=password)
 
 
-def user_drift_support(adapter: object) -> MySQLUserDrift | None:
-    """The user drift half of a MySQL-family adapter, else None."""
-    from dbops.engines.mysql import MySQLAdapter  # the adapter module imports this one
-
-    return MySQLUserDrift(adapter) if isinstance(adapter, MySQLAdapter) else None
-
-
 def register() -> None:
-    """Register the role/grant and Database halves for engines `mysql` and `mariadb` (the adapter module calls
-    this when it is loaded, so the halves exist whenever a MySQL-family adapter does)."""
+    """Register the role/grant, Database and account halves for engines `mysql` and `mariadb` (the adapter module
+    calls this when it is loaded, so the halves exist whenever a MySQL-family adapter does)."""
     for engine in ("mysql", "mariadb"):
         register_drift_support(engine, MySQLAccessDrift)
         register_database_drift(engine, MySQLDatabaseDrift)
-
-
-register()
+        register_user_drift(engine, MySQLUserDrift)

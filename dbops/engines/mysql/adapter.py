@@ -9,18 +9,18 @@ choose SQL text.
 Databases and login accounts implement the protocol. Operations beyond the protocol, for the controllers that need
 them:
 
-* Roles, memberships and grants (`MySQLAccessMixin`, `dbops.engines.mysql_access`): `observe_role`, `create_role`,
+* Roles, memberships and grants (`MySQLAccessMixin`, `dbops.engines.mysql.access`): `observe_role`, `create_role`,
   `drop_role`, `grantee_accounts`, `grant_roles`, `revoke_roles`, `apply_grants`, `revoke_grants`,
   `observe_privileges`, `grant_drift`, and for drift correction `grant_privileges` / `revoke_privileges`. Drift diffs
-  in api.md 4.4 terms come from `dbops.engines.mysql_spec` (`database_drift`, `account_drift`, `privilege_drift`)
-  and, with their corrections, from `dbops.engines.mysql_drift`.
+  in api.md 4.4 terms come from `dbops.engines.mysql.spec` (`database_drift`, `account_drift`, `privilege_drift`)
+  and, with their corrections, from `dbops.engines.mysql.drift`.
 
 * `verify_database(name, config=...)` / `run_in_database(...)`: sessions on one database with its `sqlMode` and
   `defaultStorageEngine` (verification).
 * `run_init_sql(spec, statements, ...)`: initSQL (`dbops.engines.initsql.InitSQLRunner`, behaviour.md 12) on such a
   session; implementing it is what makes `spec.initSQL` supported on MySQL/MariaDB.
-* Drift: importing this module registers the drift halves of `dbops.engines.mysql_drift` for `mysql` and `mariadb`
-  (Database charset/collation, roles and grants); `mysql_drift.user_drift_support` gives the account half.
+* Drift: importing this module registers the drift halves of `dbops.engines.mysql.drift` for `mysql` and `mariadb`
+  (Database charset/collation, roles and grants, accounts), and dual-password rotation (`dbops.engines.rotation`).
 * `terminate_sessions(database)`: KILL CONNECTION for every other session on a database (engines.md 4.6).
 * `rotate_password(username, password, retain_current=...)`, `discard_old_password(username)`: dual-password
   rotation on MySQL 8.0.14+ (behaviour.md 8.6); `disable_account(username)`: ACCOUNT LOCK on every host entry;
@@ -46,16 +46,18 @@ from dbops.engines.connection import ConnectionFailure, ConnectionSettings, Serv
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.initsql import MYSQL as MYSQL_SPLIT
 from dbops.engines.initsql import InitSQLRun, InitSQLRunner, literal_contents
-from dbops.engines.mysql_access import EntryOutcome, MySQLAccessMixin
-from dbops.engines.mysql_drift import register as _register_drift
-from dbops.engines.mysql_server import (
+from dbops.engines.mysql import catalog, sql
+from dbops.engines.mysql.access import EntryOutcome, MySQLAccessMixin
+from dbops.engines.mysql.drift import register as _register_drift
+from dbops.engines.mysql.rotation import MySQLDualPassword
+from dbops.engines.mysql.server import (
     SESSION_LOST,
     MySQLServer,
     MySQLServerError,
     SessionOptions,
     quit_connection,
 )
-from dbops.engines.mysql_spec import (
+from dbops.engines.mysql.spec import (
     account_options,
     database_config,
     desired_attributes,
@@ -66,10 +68,9 @@ from dbops.engines.mysql_spec import (
     user_config,
     uses_dual_password,
 )
-from dbops.engines.postgres import ConnectionObserver
-from dbops.engines.sql import mysql as sql
-from dbops.engines.sql import mysql_catalog as catalog
-from dbops.engines.sql.mysql import PLUGINS, Account, Flavour, MySQLDialect, parse_version
+from dbops.engines.mysql.sql import PLUGINS, Account, Flavour, MySQLDialect, parse_version
+from dbops.engines.observer import ConnectionObserver
+from dbops.engines.rotation import register_dual_password
 from dbops.engines.sql.quoting import NameKind, mysql_ident
 from dbops.engines.sql.redact import redact
 
@@ -610,4 +611,12 @@ if TYPE_CHECKING:
         return MySQLAdapter(settings)
 
 
-_register_drift()
+def _register_capabilities() -> None:
+    """What the adapter offers beyond the protocol, registered for both engine names whenever this module (and so a
+    MySQL-family adapter) exists: the drift halves and dual-password rotation."""
+    _register_drift()
+    for engine in ("mysql", "mariadb"):
+        register_dual_password(engine, MySQLDualPassword)
+
+
+_register_capabilities()

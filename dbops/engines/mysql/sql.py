@@ -6,7 +6,7 @@ quoted identifiers, accounts are two literals (``'user'@'host'``), free text (pa
 JSON attributes) are literals quoted with :func:`~dbops.engines.sql.quoting.mysql_literal`, which relies on the
 operator's sessions running without ``NO_BACKSLASH_ESCAPES`` (engines.md 1.3). Numbers come from Python ``int``s.
 
-Grants live in :mod:`dbops.engines.sql.mysql_grants`, catalog reads in :mod:`dbops.engines.sql.mysql_catalog`.
+Grants live in :mod:`dbops.engines.mysql.grants`, catalog reads in :mod:`dbops.engines.mysql.catalog`.
 
 The differences between the two servers are all decided here, from the dialect, so an adapter never branches on
 the flavour to pick SQL text: which authentication clause a plugin gets, whether roles have a host part, whether an

@@ -17,7 +17,7 @@ import socket
 import ssl
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 
@@ -28,6 +28,7 @@ from dbops.engines.connection import (
     ServerInfo,
     TLSMode,
 )
+from dbops.engines.observer import NO_OBSERVER, ConnectionObserver
 from dbops.engines.tls import client_ssl_context
 
 IDLE_SECONDS = 60.0
@@ -46,17 +47,6 @@ _PREPARED_STATEMENTS_UNSUPPORTED = (
 )
 """What a transaction-mode pooler without prepared-statement support (PgBouncer < 1.21, or without
 `max_prepared_statements`) answers when a session's named statements land on another server connection."""
-
-
-class ConnectionObserver(Protocol):
-    """Told about every attempt to open a session, for the connection metrics."""
-
-    def connection_attempt(self, *, success: bool, seconds: float) -> None: ...
-
-
-class _NoObserver:
-    def connection_attempt(self, *, success: bool, seconds: float) -> None:
-        return None
 
 
 SERVER_GOING_AWAY = (
@@ -106,7 +96,7 @@ class PostgresServer:
 
     def __init__(self, settings: ConnectionSettings, observer: ConnectionObserver | None = None) -> None:
         self.settings = settings
-        self._observer = observer or _NoObserver()
+        self._observer = observer or NO_OBSERVER
         self._ssl = _ssl_argument(settings)
         self._pools: dict[str, asyncpg.Pool] = {}
         self._lock = asyncio.Lock()

@@ -17,7 +17,7 @@ Every session is set up as engines.md 1.3 asks, before it is used:
 * Statement time limits are enforced on the client (aiomysql has no read/write timeouts); a session whose statement
   timed out is closed, never returned to the pool.
 
-This module only executes: statements come from the pure builders in `dbops.engines.sql.mysql*`. Server errors
+This module only executes: statements come from the pure builders in `dbops.engines.mysql.sql*`. Server errors
 become `MySQLServerError` (an `EngineError`) with the server's error code and a redacted message.
 """
 
@@ -36,9 +36,9 @@ import aiomysql
 
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, ServerInfo, TLSMode
-from dbops.engines.postgres import ConnectionObserver
-from dbops.engines.sql.mysql import STRIP_NO_BACKSLASH_ESCAPES, Flavour, MySQLDialect, detect_dialect, set_names
-from dbops.engines.sql.mysql_catalog import AUTH_PLUGINS, PARTIAL_REVOKES, SERVER_VERSION
+from dbops.engines.mysql.catalog import AUTH_PLUGINS, PARTIAL_REVOKES, SERVER_VERSION
+from dbops.engines.mysql.sql import STRIP_NO_BACKSLASH_ESCAPES, Flavour, MySQLDialect, detect_dialect, set_names
+from dbops.engines.observer import NO_OBSERVER, ConnectionObserver
 from dbops.engines.sql.redact import redact
 from dbops.engines.tls import client_ssl_context
 
@@ -80,11 +80,6 @@ class _QuietCursor(aiomysql.Cursor):  # type: ignore[misc]
 
 class _QuietDictCursor(aiomysql.DictCursor):  # type: ignore[misc]
     async def _show_warnings(self, conn: Any) -> None:
-        return None
-
-
-class _NoObserver:
-    def connection_attempt(self, *, success: bool, seconds: float) -> None:
         return None
 
 
@@ -240,7 +235,7 @@ class MySQLServer:
     ) -> None:
         self.settings = settings
         self.options = options or SessionOptions()
-        self._observer = observer or _NoObserver()
+        self._observer = observer or NO_OBSERVER
         self._ssl = client_ssl_context(settings.tls_mode, settings.tls)
         self._pool: _Pool | None = None
         self._closed = False
@@ -393,7 +388,7 @@ class MySQLServer:
             raise server_error(error) from None
 
     async def execute(self, statement: str, *, seconds: float | None = None, secrets: Sequence[str] = ()) -> None:
-        """Run one statement built by `dbops.engines.sql.mysql*` (never several joined by semicolons).
+        """Run one statement built by `dbops.engines.mysql.sql*` (never several joined by semicolons).
 
         `secrets` are values in the statement (passwords) to cut out of any error message.
         """

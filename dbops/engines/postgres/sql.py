@@ -3,8 +3,8 @@
 engines.md section 2 (PostgreSQL) and section 3 (CockroachDB differences). Every builder is a pure function of
 plain typed parameters that returns SQL text; adapters only execute what these return. Names are always quoted
 identifiers and free text always quoted literals (:mod:`dbops.engines.sql.quoting`); integers are formatted from
-Python ``int`` values. Grants live in :mod:`dbops.engines.sql.postgres_grants`, catalog reads in
-:mod:`dbops.engines.sql.postgres_catalog`.
+Python ``int`` values. Grants live in :mod:`dbops.engines.postgres.grants`, catalog reads in
+:mod:`dbops.engines.postgres.catalog`.
 
 Field paths given to :class:`~dbops.engines.errors.InvalidSpec` are the API paths (``spec.postgres.template``) where a
 parameter maps to one field, so a controller can use the exception as is.
@@ -18,9 +18,9 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from dbops.engines.errors import InvalidSpec
+from dbops.engines.postgres.scram import scram_sha256_verifier
 from dbops.engines.sql.quoting import check_setting_name, pg_ident, pg_literal
 from dbops.engines.sql.redact import redact
-from dbops.engines.sql.scram import scram_sha256_verifier
 
 __all__ = [
     "COCKROACHDB",

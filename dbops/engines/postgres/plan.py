@@ -19,7 +19,9 @@ from dbops.api.database import DatabaseSpec
 from dbops.engines.access import Difference
 from dbops.engines.base import ObservedDatabase
 from dbops.engines.ownership import OwnershipNames
-from dbops.engines.postgres_mapping import (
+from dbops.engines.postgres import sql
+from dbops.engines.postgres.grants import PgDefaultPrivilege, grant_default_privileges
+from dbops.engines.postgres.mapping import (
     DesiredDefaultPrivilege,
     char_value,
     database_config,
@@ -27,8 +29,6 @@ from dbops.engines.postgres_mapping import (
     same_encoding,
     same_locale,
 )
-from dbops.engines.sql import postgres as sql
-from dbops.engines.sql.postgres_grants import PgDefaultPrivilege, grant_default_privileges
 from dbops.engines.sql.privileges import PG_DEFAULT_ACL_OBJTYPE, PgDefaultObjectType
 
 __all__ = [

@@ -3,7 +3,7 @@
 It owns one `PostgresServer` (pooled sessions per database) and only ever executes statements returned by the pure
 builders of `dbops.engines.sql`; catalog reads bind every name as a parameter. Each operation first builds every
 statement it may need, so a bad spec value fails with `InvalidSpec` naming the field before any SQL runs; server
-failures become redacted `EngineError`s (`postgres_errors`), and `ConnectionFailure` passes through.
+failures become redacted `EngineError`s (`postgres.errors`), and `ConnectionFailure` passes through.
 
 The admin account of engines.md 1.6 is not a superuser. PostgreSQL (15 as much as 16+) only lets it create a
 database owned by another role, re-own databases and schemas, set default privileges FOR ROLE another role, and
@@ -30,7 +30,6 @@ import asyncpg
 
 from dbops.api.database import DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
-from dbops.engines import postgres_access as access
 from dbops.engines.access import AccessOutcome, Difference, GrantSpec, RoleGrantAdapter, RoleSpec
 from dbops.engines.base import (
     DatabaseDriftAdapter,
@@ -40,14 +39,16 @@ from dbops.engines.base import (
     ObservedDatabase,
     OwnedObject,
     register_database_drift,
+    register_user_drift,
 )
 from dbops.engines.connection import ConnectionFailure, ConnectionSettings, FailureCategory, ServerInfo
 from dbops.engines.initsql import POSTGRES as POSTGRES_SPLIT
 from dbops.engines.initsql import InitSQLRun, InitSQLRunner, literal_contents
+from dbops.engines.observer import ConnectionObserver
 from dbops.engines.ownership import OwnershipAdapter, OwnershipNames
-from dbops.engines.postgres import STATEMENT_SECONDS, ConnectionObserver, PostgresServer
-from dbops.engines.postgres_errors import PostgresEngineError, describe, server_errors
-from dbops.engines.postgres_mapping import (
+from dbops.engines.postgres import access, catalog, sql
+from dbops.engines.postgres.errors import PostgresEngineError, describe, server_errors
+from dbops.engines.postgres.mapping import (
     ATTRIBUTE_KEYS,
     attribute_differences,
     char_value,
@@ -66,7 +67,7 @@ from dbops.engines.postgres_mapping import (
     user_config,
     valid_until_text,
 )
-from dbops.engines.postgres_plan import (
+from dbops.engines.postgres.plan import (
     PRIVILEGES_FIELD,
     DatabaseFix,
     DefaultPrivilegeStep,
@@ -78,8 +79,9 @@ from dbops.engines.postgres_plan import (
     plan_database,
     plan_ownership,
 )
-from dbops.engines.sql import postgres as sql
-from dbops.engines.sql import postgres_catalog as catalog
+from dbops.engines.postgres.rotation import PostgresRotation
+from dbops.engines.postgres.server import STATEMENT_SECONDS, PostgresServer
+from dbops.engines.rotation import register_rotation
 from dbops.engines.sql.quoting import pg_ident
 from dbops.engines.tracking import ResourceType
 
@@ -218,7 +220,7 @@ class PostgresAdapter:
     # Databases ---------------------------------------------------------------------------------------------------
 
     def unsupported_database_fields(self, spec: DatabaseSpec, server: ServerInfo | None) -> list[str]:
-        """engines.md 1.7 has no PostgreSQL Database row; see `postgres_mapping.unsupported_database_fields` for what
+        """engines.md 1.7 has no PostgreSQL Database row; see `postgres.mapping.unsupported_database_fields` for what
         is still reported (other engines' blocks, auto-ownership until it is implemented)."""
         return unsupported_database_fields(spec)
 
@@ -614,7 +616,7 @@ class PostgresAdapter:
                     await self._server.close_database(row["database"])
         await self._execute([drop], seconds=LONG_SECONDS)
 
-    # Roles and grants (RoleGrantAdapter; the work is in `postgres_access`) ----------------------------------------
+    # Roles and grants (RoleGrantAdapter; the work is in `postgres.access`) ----------------------------------------
 
     async def observe_role(self, name: str) -> ObservedAccount | None:
         """The role `name` as `observe_account` reads it, or None."""
@@ -642,7 +644,7 @@ class PostgresAdapter:
 
 
 class PostgresDatabaseDrift:
-    """A Database's drift on PostgreSQL (behaviour.md 11, api.md 4.4): `postgres_plan.database_drift` over the
+    """A Database's drift on PostgreSQL (behaviour.md 11, api.md 4.4): `postgres.plan.database_drift` over the
     catalogs of engines.md 2.4, corrected with the statements the apply uses."""
 
     def __init__(self, adapter: PostgresAdapter) -> None:
@@ -921,6 +923,9 @@ class _InDatabase:
             changed.append(step.field)
         return changed
 
+
+register_user_drift("postgres", PostgresUserDrift)
+register_rotation("postgres", PostgresRotation)
 
 if TYPE_CHECKING:
 

@@ -11,22 +11,30 @@ on the adapter's pooled server handle, with driver errors turned into redacted `
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from dbops.api.user import DatabaseUserSpec
-from dbops.engines.base import EngineError, OwnedObject
+from dbops.engines.base import EngineAdapter, EngineError, OwnedObject
 from dbops.engines.connection import ConnectionFailure
-from dbops.engines.postgres_adapter import PostgresAdapter
-from dbops.engines.postgres_errors import PostgresEngineError, server_errors
-from dbops.engines.postgres_mapping import rotated_spec
+from dbops.engines.postgres import sql
+from dbops.engines.postgres.errors import PostgresEngineError, server_errors
+from dbops.engines.postgres.mapping import rotated_spec
+from dbops.engines.postgres.server import PostgresServer
 from dbops.engines.rotation import RotationAdapter, ServiceRoleMissing
-from dbops.engines.sql import postgres as sql
 from dbops.engines.sql.quoting import PG_MAX_IDENTIFIER_BYTES, pg_ident
 
 __all__ = ["PostgresRotation", "rotated_spec"]
 
 SERVICE_ROLE_FIELD = "spec.passwordRotation.serviceRole.name"
 DUPLICATE_OBJECT = "42710"
+
+
+class PostgresAdapter(EngineAdapter, Protocol):
+    """What rotation uses of `dbops.engines.postgres.adapter.PostgresAdapter`: the protocol's account operations
+    and the pooled server (the adapter module imports this one to register it, so this one cannot import it)."""
+
+    @property
+    def server(self) -> PostgresServer: ...
 
 
 class PostgresRotation:

@@ -2,7 +2,7 @@
 
 Pure functions, kept apart from the adapter so that "what does this spec mean on this server" is unit-testable
 without a server: the effective authentication plugin, the attribute values a spec asks for in the same terms the
-catalog parser reports (`dbops.engines.sql.mysql_catalog.AccountRow.attributes`), the host list, and the grant
+catalog parser reports (`dbops.engines.mysql.catalog.AccountRow.attributes`), the host list, and the grant
 entries.
 """
 
@@ -16,8 +16,8 @@ from dbops.api.grants import MySQLGrant
 from dbops.api.user import DatabaseUserSpec, UserMySQLConfig
 from dbops.engines.base import ObservedAccount, ObservedDatabase
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql.mysql import AccountOptions, MySQLDialect, Require
-from dbops.engines.sql.mysql_grants import MySQLGrantEntry, PrivilegeDiff
+from dbops.engines.mysql.grants import MySQLGrantEntry, PrivilegeDiff
+from dbops.engines.mysql.sql import AccountOptions, MySQLDialect, Require
 from dbops.engines.sql.privileges import MySQLLevel
 from dbops.engines.sql.quoting import NameKind, check_name_length, check_text
 

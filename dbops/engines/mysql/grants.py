@@ -7,11 +7,11 @@ the same clause.
 
 For drift, :func:`expand_entry` turns an entry into :class:`Privilege` tuples — one per (target, privilege), with
 ``ALL`` spelled out for the level and the grant option as the pseudo-privilege ``GRANT OPTION`` — which is the same
-shape :mod:`dbops.engines.sql.mysql_catalog` reads back from the grant tables. :func:`privilege_diff` compares the
+shape :mod:`dbops.engines.mysql.catalog` reads back from the grant tables. :func:`privilege_diff` compares the
 two sets per target and names the differences with the api.md 4.4 field names.
 
 Database names in database-level grants are LIKE patterns on the server: the builders escape ``_``, ``%`` and ``\\``
-(see :class:`~dbops.engines.sql.mysql.MySQLDialect`), so a grant on ``app_db`` never also covers ``appXdb``.
+(see :class:`~dbops.engines.mysql.sql.MySQLDialect`), so a grant on ``app_db`` never also covers ``appXdb``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from dbops.engines.errors import InvalidSpec
-from dbops.engines.sql.mysql import DEFAULT_MYSQL, Account, MySQLDialect
+from dbops.engines.mysql.sql import DEFAULT_MYSQL, Account, MySQLDialect
 from dbops.engines.sql.privileges import MYSQL_PRIVILEGE_LEVELS, MySQLLevel, mysql_privileges
 from dbops.engines.sql.quoting import NameKind, mysql_ident
 

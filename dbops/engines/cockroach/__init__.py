@@ -1,0 +1,1 @@
+"""CockroachDB (engines.md 3): the PostgreSQL adapter with the cluster's differences."""
