@@ -79,6 +79,7 @@ class ServerRegistry:
         self._max_operations = max_operations_per_instance
         self._factories = factories or {}
         self._lock = asyncio.Lock()
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def adapter(
         self, key: InstanceKey, settings: ConnectionSettings, observer: ConnectionObserver | None = None
@@ -95,8 +96,30 @@ class ServerRegistry:
             adapter = factory(settings, observer)
             self._entries[key] = _Entry(adapter, fingerprint)
         if stale is not None:
-            await stale.close()
+            self._close_when_drained(key, stale)
         return adapter
+
+    def _close_when_drained(self, key: InstanceKey, stale: EngineAdapter) -> asyncio.Task[None]:
+        """Close a replaced or forgotten handle once no operation on the instance is running: reconciles that
+        picked it up before the swap finish their statements on it (taking every operation slot waits for them;
+        later operations already use the new handle)."""
+        slot = self._slots.get(key)
+
+        async def drain() -> None:
+            taken = 0
+            try:
+                while slot is not None and taken < self._max_operations:
+                    await slot.acquire()
+                    taken += 1
+            finally:
+                for _ in range(taken):
+                    slot.release()  # type: ignore[union-attr]  # taken > 0 only with a slot
+                await stale.close()
+
+        task = asyncio.get_running_loop().create_task(drain())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        return task
 
     def cached(self, key: InstanceKey) -> EngineAdapter | None:
         """The adapter made by the last `adapter()` call for `key`, if any (dependents use the instance's one)."""
@@ -111,15 +134,16 @@ class ServerRegistry:
             yield
 
     async def forget(self, key: InstanceKey) -> None:
-        """Close and drop the handle of a deleted instance."""
+        """Drop the handle of a deleted instance; it is closed when its running operations have finished."""
         async with self._lock:
             entry = self._entries.pop(key, None)
-            self._slots.pop(key, None)
         if entry is not None:
-            await entry.adapter.close()
+            await self._close_when_drained(key, entry.adapter)
+        self._slots.pop(key, None)
 
     async def close(self) -> None:
         """Close every handle (operator shutdown)."""
         async with self._lock:
             entries, self._entries = list(self._entries.values()), {}
+        await asyncio.gather(*self._closing, return_exceptions=True)
         await asyncio.gather(*(entry.adapter.close() for entry in entries), return_exceptions=True)

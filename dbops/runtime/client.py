@@ -3,9 +3,11 @@
 Why not kubernetes-asyncio's generated APIs: custom resources and core kinds must be handled the same way (plain
 dicts, the shape the cache stores), watches need a client-side inactivity timeout and 410 detection that the
 generated ``Watch`` helper does not offer, and every request must pass one client-side QPS/burst limiter
-(``runtime.md`` 2: 20/30) and be counted in ``rest_client_requests_total``. The client reuses the aiohttp session,
-TLS context and authentication (including token refresh hooks) of a kubernetes-asyncio ``ApiClient``, so kubeconfig
-and in-cluster loading stay kubernetes-asyncio's job.
+(``runtime.md`` 2) and be counted in ``rest_client_requests_total``. So the client speaks HTTP itself over an aiohttp
+session of its own, and uses kubernetes-asyncio only through its public configuration API: the kubeconfig and
+in-cluster loaders fill a ``Configuration`` (server, CA, client certificate, proxy, bearer token and its refresh hook
+for exec plugins and OIDC), from which the client builds its TLS context and asks for the Authorization header on
+every request (``Configuration.auth_settings``). ENGINEERING.md 4 says why.
 
 Errors are :class:`ApiError` subclasses keyed by HTTP status (:class:`NotFound`, :class:`Conflict`,
 :class:`AlreadyExists`, :class:`Gone`, …) with :attr:`ApiError.transient` telling the controller whether to back off.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -170,32 +173,26 @@ _log = get_logger("kube-client")
 
 
 class KubeClient:
-    """Requests against one API server through a kubernetes-asyncio ``ApiClient``'s session and credentials.
-
-    Construct from an existing ``ApiClient`` (the client does not close it unless ``owns_api_client``), or with
-    :meth:`from_kubeconfig` / :meth:`in_cluster` / :meth:`load`.
-    """
+    """Requests against one API server, with the TLS settings and credentials of a kubernetes-asyncio
+    ``Configuration``. Construct from one, or with :meth:`from_kubeconfig` / :meth:`in_cluster` / :meth:`load`."""
 
     def __init__(
         self,
-        api_client: k8s_client.ApiClient,
+        configuration: k8s_client.Configuration,
         *,
         qps: float = 20.0,
         burst: int = 30,
         user_agent: str = USER_AGENT,
         request_timeout: float = 30.0,
         connect_timeout: float = 10.0,
-        owns_api_client: bool = False,
     ) -> None:
-        self.api_client = api_client
-        self.configuration = api_client.configuration
+        self.configuration = configuration
         self.host = str(self.configuration.host).rstrip("/")
         self._host_label = urlsplit(self.host).netloc or self.host
         self.limiter = TokenBucket(qps, burst) if qps > 0 else None
         self.user_agent = user_agent
         self.request_timeout = request_timeout
         self.connect_timeout = connect_timeout
-        self._owns = owns_api_client
         self.write_observers: list[WriteObserver] = []
         self.max_429_retries = 3
         self._http: aiohttp.ClientSession | None = None
@@ -205,13 +202,13 @@ class KubeClient:
     async def from_kubeconfig(cls, path: str | None = None, *, context: str | None = None, **kw: Any) -> KubeClient:
         cfg = k8s_client.Configuration()
         await k8s_config.load_kube_config(config_file=path, context=context, client_configuration=cfg)
-        return cls(k8s_client.ApiClient(cfg), owns_api_client=True, **kw)
+        return cls(cfg, **kw)
 
     @classmethod
     def in_cluster(cls, **kw: Any) -> KubeClient:
         cfg = k8s_client.Configuration()
         k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-        return cls(k8s_client.ApiClient(cfg), owns_api_client=True, **kw)
+        return cls(cfg, **kw)
 
     @classmethod
     async def load(cls, kubeconfig: str | None = None, **kw: Any) -> KubeClient:
@@ -226,8 +223,6 @@ class KubeClient:
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
-        if self._owns:
-            await self.api_client.close()
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -239,17 +234,31 @@ class KubeClient:
 
     @property
     def _session(self) -> aiohttp.ClientSession:
-        """A session of our own on the ``ApiClient``'s connector (its TLS settings and connection pool).
+        """The client's aiohttp session, opened on first use (inside the event loop).
 
-        kubernetes-asyncio opens its session with ``trust_env=True``, which makes aiohttp read ``~/.netrc`` and the
-        proxy environment in a worker thread on every request: two thread hops per request, about 5 % of the
-        operator's CPU while 1,000 users are created. Ours has ``trust_env`` off; the proxy is resolved once instead
-        (:meth:`_resolve_transport_options`).
+        ``trust_env`` is off: with it aiohttp reads ``~/.netrc`` and the proxy environment in a worker thread on every
+        request (two thread hops, about 5 % of the operator's CPU while 1,000 users are created); the proxy is
+        resolved once instead (:meth:`_resolve_transport_options`).
         """
         if self._http is None or self._http.closed:
-            pool: aiohttp.ClientSession = self.api_client.rest_client.pool_manager
-            self._http = aiohttp.ClientSession(connector=pool.connector, connector_owner=False, read_bufsize=2**21)
+            limit = self.configuration.connection_pool_maxsize
+            connector = aiohttp.TCPConnector(limit=limit, ssl=self._ssl_context())
+            self._http = aiohttp.ClientSession(connector=connector, read_bufsize=2**21)
         return self._http
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        """TLS as the configuration says: its CA (else the system store), its client certificate, and no
+        verification only when the kubeconfig asks for ``insecure-skip-tls-verify``."""
+        cfg = self.configuration
+        context = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
+        if cfg.cert_file:
+            context.load_cert_chain(cfg.cert_file, keyfile=cfg.key_file)
+        if not cfg.verify_ssl:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if getattr(cfg, "disable_strict_ssl_verification", False):
+            context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+        return context
 
     def _resolve_transport_options(self) -> dict[str, Any]:
         """Per-request options fixed for the client's life: TLS server name, and the proxy (the kubeconfig's
@@ -273,7 +282,9 @@ class KubeClient:
         headers = {"Accept": accept, "User-Agent": self.user_agent}
         if content_type:
             headers["Content-Type"] = content_type
-        await self.api_client.update_params_for_auth(headers, [], ["BearerToken"])
+        for setting in (await self.configuration.auth_settings()).values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
         return headers
 
     def _url(self, path: str, query: Mapping[str, Any] | None) -> str:

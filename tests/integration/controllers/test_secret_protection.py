@@ -25,7 +25,7 @@ def admin(namespace: str, name: str = "admin") -> dict[str, Any]:
 
 
 async def test_a_protected_secret_survives_deletion_until_released(api_client: Any, namespace: str) -> None:
-    kube = KubeClient(api_client)
+    kube = KubeClient(api_client.configuration)
     await kube.create(SECRETS, admin(namespace), namespace)
     key = make_key(namespace, "admin")
 
@@ -45,7 +45,7 @@ async def test_a_protected_secret_survives_deletion_until_released(api_client: A
 
 
 async def test_nothing_is_added_to_a_secret_already_being_deleted(api_client: Any, namespace: str) -> None:
-    kube = KubeClient(api_client)
+    kube = KubeClient(api_client.configuration)
     body = admin(namespace, "held")
     body["metadata"]["finalizers"] = ["example.com/hold"]
     await kube.create(SECRETS, body, namespace)
@@ -58,14 +58,14 @@ async def test_nothing_is_added_to_a_secret_already_being_deleted(api_client: An
 
 
 async def test_missing_secret_is_neither_protected_nor_released(api_client: Any, namespace: str) -> None:
-    kube = KubeClient(api_client)
+    kube = KubeClient(api_client.configuration)
     key = make_key(namespace, "absent")
     assert not await protect(kube, Store(), key)
     assert not await release(kube, Store(), key, [])
 
 
 async def test_a_secret_not_cached_yet_is_protected_from_the_api(api_client: Any, namespace: str) -> None:
-    kube = KubeClient(api_client)
+    kube = KubeClient(api_client.configuration)
     await kube.create(SECRETS, admin(namespace, "fresh"), namespace)
     assert await protect(kube, Store(), make_key(namespace, "fresh"))
     assert FINALIZER in (await kube.get(SECRETS, "fresh", namespace))["metadata"]["finalizers"]

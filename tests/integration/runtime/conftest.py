@@ -73,7 +73,7 @@ def widgets_crd(kubectl: Any) -> Iterator[Resource]:
 @pytest.fixture
 async def kube(api_client: Any, widgets_crd: Resource) -> AsyncIterator[KubeClient]:
     """A runtime client over the test's ApiClient (no client-side QPS limit: tests create objects in bursts)."""
-    client = KubeClient(api_client, qps=0)
+    client = KubeClient(api_client.configuration, qps=0)
     # The discovery of a freshly established CRD can lag a moment behind the condition; wait until it is served.
     deadline = asyncio.get_running_loop().time() + 30
     while True:

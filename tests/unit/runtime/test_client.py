@@ -81,7 +81,7 @@ def test_parse_bind_address() -> None:
 async def transport_options(host: str, proxy: str | None = None) -> dict[str, object]:
     configuration = k8s_client.Configuration(host=host)
     configuration.proxy = proxy
-    client = KubeClient(k8s_client.ApiClient(configuration), qps=0, owns_api_client=True)
+    client = KubeClient(configuration, qps=0)
     try:
         return client._transport_options
     finally:
