@@ -141,9 +141,13 @@ class ServerRegistry:
             await self._close_when_drained(key, entry.adapter)
         self._slots.pop(key, None)
 
+    async def replaced_closed(self) -> None:
+        """Wait until every replaced or forgotten handle has drained and closed."""
+        await asyncio.gather(*self._closing, return_exceptions=True)
+
     async def close(self) -> None:
         """Close every handle (operator shutdown)."""
         async with self._lock:
             entries, self._entries = list(self._entries.values()), {}
-        await asyncio.gather(*self._closing, return_exceptions=True)
+        await self.replaced_closed()
         await asyncio.gather(*(entry.adapter.close() for entry in entries), return_exceptions=True)

@@ -313,7 +313,9 @@ class Controller:
                     else:
                         self._last_ok[key] = rv
             finally:
-                self._m_time.observe(time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                self.log.debug(f"Reconciled {self.spec.resource.kind}", result=result_label, seconds=round(elapsed, 4))
+                self._m_time.observe(elapsed)
                 self._m_active.dec()
                 self._m_total[result_label].inc()
                 self.stats.results[result_label] = self.stats.results.get(result_label, 0) + 1

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,6 +74,24 @@ class Operator:
     def writes(self) -> float:
         """API writes so far: POST, PUT, PATCH and DELETE requests."""
         return sum(v for k, v in self.requests_by_method().items() if k in WRITE_METHODS)
+
+    def records(self, message: str) -> list[dict[str, Any]]:
+        """The operator's JSON log records whose `msg` is `message`, in order."""
+        out = []
+        for line in self.log_text().splitlines():
+            if line.startswith("{") and message in line:
+                record = json.loads(line)
+                if record.get("msg") == message:
+                    out.append(record)
+        return out
+
+    def reconciled(self, kind: str, namespace: str, name: str) -> int:
+        """How many reconciles of this one object have finished (the runtime's debug record "Reconciled <Kind>")."""
+        return sum(
+            1
+            for r in self.records(f"Reconciled {kind}")
+            if r.get("name") == name and (r.get("namespace") or "") == namespace
+        )
 
     def reconciles(self, controller: str) -> float:
         prefix = f'controller_runtime_reconcile_total{{controller="{controller}"'
@@ -149,6 +168,18 @@ def operator(dev_env: DevEnv, crds: None) -> Iterator[Operator]:
     """One operator process for the e2e package; stopped before other layers run, whose objects it must not touch."""
     with running_operator(dev_env, METRICS_PORT, PROBE_PORT, "--size-refresh-interval", "5s") as running:
         yield running
+
+
+def reconciled_once_more(
+    kubectl: Kubectl, operator: Operator, resource: str, kind: str, namespace: str, name: str
+) -> None:
+    """Wake one object with an annotation the operator watches but that changes nothing (a `skip-reconcile` value
+    other than "true", api.md 2.1) and wait until a reconcile of that object has finished: the positive evidence a
+    test needs before asserting that a re-check changed nothing."""
+    before = operator.reconciled(kind, namespace, name)
+    value = f"no-{uuid.uuid4().hex[:6]}"
+    kubectl("annotate", resource, name, "-n", namespace, f"dbops.dbprovision.io/skip-reconcile={value}", "--overwrite")
+    wait_for(lambda: operator.reconciled(kind, namespace, name) > before, 30, f"{kind} {name} to reconcile again")
 
 
 def events(kubectl: Kubectl, namespace: str, name: str, reason: str | None = None) -> list[dict[str, Any]]:

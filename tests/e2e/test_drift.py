@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.conftest import Kubectl
 from tests.e2e import test_roles_grants as shared
-from tests.e2e.conftest import Operator, condition, events, get, wait_for
+from tests.e2e.conftest import Operator, condition, events, get, reconciled_once_more, wait_for
 from tests.e2e.test_database_user import phase, unique
 from tests.e2e.test_roles_grants import apply, can, count, grant
 from tests.support.env import DevEnv
@@ -138,15 +138,15 @@ async def test_correct_restores_missing_and_removes_extras_only_when_allowed(
     assert count(kubectl, namespace, "g", "DriftCorrectionFailed") == 0
 
 
-async def test_ignore_checks_nothing(kubectl: Kubectl, namespace: str, app: dict[str, Any], dev_env: DevEnv) -> None:
+async def test_ignore_checks_nothing(
+    kubectl: Kubectl, namespace: str, app: dict[str, Any], dev_env: DevEnv, operator: Operator
+) -> None:
     db = app["db"]
     apply(kubectl, namespace, with_policy(grant("g", "userRef: {name: app}", grant_body(db)), "ignore"))
     wait_for(lambda: phase(kubectl, "databasegrant", namespace, "g") == "Ready", 60, "grant Ready")
     await app["admin"].execute(f'REVOKE SELECT ON t_read FROM "{app["username"]}"')
-    # Long enough for two intervals; a wake-up by a watched annotation must not check either.
-    await asyncio.sleep(6)
-    kubectl("annotate", "-n", namespace, "databasegrant", "g", "example.com/poke=1")
-    await asyncio.sleep(6)
+    # A reconcile in ignore mode (woken by a watched annotation) does not check.
+    reconciled_once_more(kubectl, operator, "databasegrant", "DatabaseGrant", namespace, "g")
     obj = get(kubectl, "databasegrant", namespace, "g") or {}
     assert "drift" not in obj["status"]
     assert condition(obj, "Synced")["status"] == "True"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import socket
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +17,7 @@ import pymysql
 import pytest
 
 from tests.conftest import Kubectl
-from tests.e2e.conftest import Operator, condition, events, get, wait_for
+from tests.e2e.conftest import Operator, condition, events, get, reconciled_once_more, wait_for
 from tests.e2e.test_roles_grants import apply
 from tests.support.env import DevEnv
 
@@ -101,31 +100,13 @@ spec:
 {body}"""
 
 
-CONTROLLERS = {
-    "db": "database",
-    "dbu": "databaseuser",
-    "databaserole": "databaserole",
-    "databasegrant": "databasegrant",
-}
+KINDS = {"db": "Database", "dbu": "DatabaseUser", "databaserole": "DatabaseRole", "databasegrant": "DatabaseGrant"}
 
 
 def resync(kubectl: Kubectl, operator: Operator, namespace: str, *objects: tuple[str, str]) -> None:
-    """Wake each (kind, name) with an annotation the operator reads but that changes nothing (a `skip-reconcile`
-    value other than "true", api.md 2.1), and wait until its controller has reconciled that many more times."""
-    wanted: dict[str, int] = {}
-    for kind, _ in objects:
-        wanted[CONTROLLERS[kind]] = wanted.get(CONTROLLERS[kind], 0) + 1
-    start = {c: operator.reconciles(c) for c in wanted}
-    value = uuid.uuid4().hex[:6]
+    """Wake each (kind, name) and wait until a reconcile of it has finished (`reconciled_once_more`)."""
     for kind, name in objects:
-        kubectl(
-            "annotate", kind, name, "-n", namespace, f"dbops.dbprovision.io/skip-reconcile=no-{value}", "--overwrite"
-        )
-    for controller, n in wanted.items():
-        wait_for(
-            lambda c=controller, k=n: operator.reconciles(c) >= start[c] + k, 30, f"{controller} to reconcile again"
-        )
-    time.sleep(1)  # events are posted asynchronously after the reconcile
+        reconciled_once_more(kubectl, operator, kind, KINDS[kind], namespace, name)
 
 
 def phase(kubectl: Kubectl, kind: str, namespace: str, name: str) -> Any:
@@ -248,7 +229,12 @@ def test_wrong_admin_password_fails_once_and_recovers(
     assert cond["reason"] == "ConnectionFailed" and cond["message"].startswith("AuthenticationFailed: ")
     assert "not-it" not in cond["message"]
     wait_for(lambda: count(kubectl, namespace, "maria") >= 2, 30, "the failure events")
-    time.sleep(6)  # at least one more failing check: no new event
+    checks = operator.reconciled("DatabaseInstance", namespace, "maria")
+    wait_for(
+        lambda: operator.reconciled("DatabaseInstance", namespace, "maria") >= checks + 1,
+        30,
+        "at least one more failing health check",
+    )
     assert reasons(kubectl, namespace, "maria") == ["ConnectionFailed", "HealthCheckFailed"]
     apply(kubectl, namespace, admin_secret(dev_env))
     wait_for(lambda: phase(kubectl, "dbi", namespace, "maria") == "Ready", 60, "instance maria to recover")

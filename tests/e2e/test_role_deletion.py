@@ -3,13 +3,12 @@ force-delete, which reassigns them to the admin account and drops the role."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import asyncpg
 
 from tests.conftest import Kubectl
-from tests.e2e.conftest import Operator, condition, events, get, wait_for
+from tests.e2e.conftest import Operator, condition, events, get, reconciled_once_more, wait_for
 from tests.e2e.test_database_user import database, phase, unique
 from tests.e2e.test_instance import admin_secret, instance
 from tests.e2e.test_roles_grants import apply, role_manifest
@@ -65,8 +64,7 @@ async def test_owned_objects_block_the_drop_until_force_delete_reassigns_them(
     assert blocked["status"]["phase"] == "Failed"
     assert f"{db_name}.public.report" in condition(blocked, "Ready")["message"]
     # A re-check (woken by an annotation change) finds the same objects and says nothing new.
-    kubectl("annotate", "databaserole", "owner", "-n", namespace, "dbops.dbprovision.io/allow-destructive-drift=false")
-    await asyncio.sleep(4)
+    reconciled_once_more(kubectl, operator, "databaserole", "DatabaseRole", namespace, "owner")
     warnings = events(kubectl, namespace, "owner", "DeletionBlocked")
     assert sum(e.get("count") or 1 for e in warnings) == 1
     assert db_name in warnings[0]["message"] and "force-delete=true" in warnings[0]["message"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 from collections.abc import AsyncIterator
@@ -12,7 +11,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import Kubectl
-from tests.e2e.conftest import Operator, events, get, wait_for
+from tests.e2e.conftest import Operator, events, get, reconciled_once_more, wait_for
 from tests.e2e.test_database_user import database, phase, secret_data, unique, user
 from tests.e2e.test_instance import admin_secret, instance
 from tests.support.env import DevEnv
@@ -102,7 +101,7 @@ def count(kubectl: Kubectl, namespace: str, name: str, reason: str) -> int:
 
 
 async def test_grants_are_enforced_cover_future_tables_and_are_revoked(
-    kubectl: Kubectl, namespace: str, app: dict[str, Any], dev_env: DevEnv
+    kubectl: Kubectl, namespace: str, app: dict[str, Any], dev_env: DevEnv, operator: Operator
 ) -> None:
     db, admin_user = app["db"], dev_env.postgres.admin_user
     body = f"""    grants:
@@ -132,8 +131,7 @@ async def test_grants_are_enforced_cover_future_tables_and_are_revoked(
     assert await can(dev_env, app, "SELECT * FROM t_future")
 
     # A resync (woken by a watched annotation) applies nothing new and says nothing.
-    kubectl("annotate", "-n", namespace, "databasegrant", "g", "dbops.dbprovision.io/allow-destructive-drift=false")
-    await asyncio.sleep(4)
+    reconciled_once_more(kubectl, operator, "databasegrant", "DatabaseGrant", namespace, "g")
     assert count(kubectl, namespace, "g", "Applied") == 1
     assert phase(kubectl, "databasegrant", namespace, "g") == "Ready"
 

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import Kubectl
-from tests.e2e.conftest import condition, events, get, wait_for
+from tests.e2e.conftest import Operator, condition, events, get, reconciled_once_more, wait_for
 from tests.e2e.test_database_user import login, phase, secret_data, unique
 from tests.e2e.test_database_user import user as user_manifest
 from tests.e2e.test_drift import checked_after, drift, with_policy
@@ -197,17 +197,21 @@ async def member_eventually(su: asyncpg.Connection, username: str, role: str, se
 
 
 async def test_ignore_checks_nothing(
-    kubectl: Kubectl, namespace: str, pg: str, su: asyncpg.Connection, groups: tuple[str, str, str], dev_env: DevEnv
+    kubectl: Kubectl,
+    namespace: str,
+    pg: str,
+    su: asyncpg.Connection,
+    groups: tuple[str, str, str],
+    dev_env: DevEnv,
+    operator: Operator,
 ) -> None:
     group = groups[0]
     username = unique("ignored")
     apply(kubectl, namespace, manifest("ignored", username, "ignore", group))
     wait_for(lambda: phase(kubectl, KIND, namespace, "ignored") == "Ready", 60, "user Ready")
     await break_by_hand(su, username, group)
-    # Long enough for two intervals; a wake-up by a watched annotation must not check either.
-    await asyncio.sleep(6)
-    kubectl("annotate", "-n", namespace, KIND, "ignored", "example.com/poke=1")
-    await asyncio.sleep(6)
+    # A reconcile in ignore mode (woken by a watched annotation) does not check.
+    reconciled_once_more(kubectl, operator, KIND, "DatabaseUser", namespace, "ignored")
     obj = get(kubectl, KIND, namespace, "ignored") or {}
     assert "drift" not in obj["status"]
     assert condition(obj, "Synced")["status"] == "True"

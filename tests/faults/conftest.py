@@ -30,7 +30,7 @@ from tests.e2e.test_instance import admin_secret, instance
 from tests.e2e.test_quiet_resync import labelled
 from tests.support.env import REPO_ROOT, DevEnv
 
-__all__ = ["FaultOperator", "labelled", "log_records", "phases", "start_operator"]
+__all__ = ["FaultOperator", "labelled", "phases", "start_operator"]
 
 
 @dataclass
@@ -75,17 +75,6 @@ def start_operator(
         if process.poll() is not None:
             pytest.fail(f"the operator exited with {process.returncode}:\n{running.log_text()[-4000:]}")
     return running
-
-
-def log_records(op: Operator, message: str) -> list[dict[str, Any]]:
-    """The operator's JSON log records whose `msg` is `message`, in order."""
-    out = []
-    for line in op.log.read_text(errors="replace").splitlines():
-        if line.startswith("{") and message in line:
-            record = json.loads(line)
-            if record.get("msg") == message:
-                out.append(record)
-    return out
 
 
 def apply_postgres_instance(kubectl: Kubectl, namespace: str, dev_env: DevEnv, partition: str) -> None:

@@ -26,7 +26,6 @@ from tests.faults.conftest import (
     event_count,
     eventually,
     labelled,
-    log_records,
     phases,
     refused_logins,
     secret_credentials,
@@ -106,7 +105,7 @@ async def test_compaction_410_relist_applies_exactly_the_missed_changes(
             s["metadata"]["name"]: s["metadata"]["resourceVersion"]
             for s in json.loads(kubectl("get", "secrets", "-n", namespace, "-o", "json").stdout)["items"]
         }
-        relists = len(log_records(op, "watch expired; relisting"))
+        relists = len(op.records("watch expired; relisting"))
 
         op.process.send_signal(signal.SIGSTOP)  # frozen: its watches keep their old resourceVersions
         try:
@@ -120,9 +119,7 @@ async def test_compaction_410_relist_applies_exactly_the_missed_changes(
         finally:
             op.process.send_signal(signal.SIGCONT)
 
-        wait_for(
-            lambda: len(log_records(op, "watch expired; relisting")) > relists, 60, "the resumed watches to get 410"
-        )
+        wait_for(lambda: len(op.records("watch expired; relisting")) > relists, 60, "the resumed watches to get 410")
         wait_for(lambda: phases(kubectl, "dbu", namespace).get("u8") == "Ready", 60, "the new user")
         wait_for(lambda: "u2" not in phases(kubectl, "dbu", namespace), 60, "the deleted user to be finalized")
         wait_for(lambda: event_count(kubectl, namespace, "u0", "SecretRegenerated") == 1, 60, "u0's new Secret")

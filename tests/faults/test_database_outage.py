@@ -24,7 +24,6 @@ from tests.faults.conftest import (
     delete_partition_objects,
     event_count,
     labelled,
-    log_records,
     phases,
     start_operator,
 )
@@ -40,7 +39,7 @@ BACKOFF_EVENT = "health check failed; next check after backoff"
 
 
 def _backoff(op: Any, instance: str) -> list[float]:
-    return [r["next_check_seconds"] for r in log_records(op, BACKOFF_EVENT) if r.get("instance") == instance]
+    return [r["next_check_seconds"] for r in op.records(BACKOFF_EVENT) if r.get("instance") == instance]
 
 
 async def _postgres_accounts(dev_env: DevEnv, prefix: str) -> list[str]:

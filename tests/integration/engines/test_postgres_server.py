@@ -149,6 +149,7 @@ async def test_registry_reuses_and_replaces_handles(admin: ConnectionSettings) -
         await first.fetchval("SELECT 1")
         second = await registry.adapter(key, dataclasses.replace(admin, application_name="renamed"))
         assert second is not first and registry.cached(key) is second
+        await registry.replaced_closed()  # no operation was running on it: closed at once
         with pytest.raises(ConnectionFailure):
             await first.fetchval("SELECT 1")  # the replaced handle was closed
         await registry.forget(key)

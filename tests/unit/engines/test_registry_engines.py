@@ -69,7 +69,8 @@ async def test_a_replaced_handle_is_closed_only_after_the_operations_running_on_
     assert not old.closed.is_set()  # type: ignore[attr-defined]
     finish.set()
     await running
-    await asyncio.wait_for(old.closed.wait(), 5)  # type: ignore[attr-defined]
+    await registry.replaced_closed()
+    assert old.closed.is_set()  # type: ignore[attr-defined]
     assert not new.closed.is_set()  # type: ignore[attr-defined]
     await registry.forget(key)
     assert new.closed.is_set()  # type: ignore[attr-defined]
