@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import Kubectl
-from tests.e2e.conftest import Operator, condition, events, get, wait_for
+from tests.e2e.conftest import Operator, condition, events, get, reconciled_once_more, wait_for
 from tests.e2e.test_database_user import database, phase, unique
 from tests.e2e.test_drift import checked_after, drift, with_policy
 from tests.e2e.test_roles_grants import apply, count
@@ -232,17 +232,15 @@ async def test_correct_recreates_schema_extension_and_ownership_membership(
 
 
 async def test_ignore_checks_nothing(
-    kubectl: Kubectl, namespace: str, pg: str, su: asyncpg.Connection, roles: tuple[str, str]
+    kubectl: Kubectl, namespace: str, pg: str, su: asyncpg.Connection, roles: tuple[str, str], operator: Operator
 ) -> None:
     owner, _ = roles
     db = unique("d")
     apply(kubectl, namespace, manifest(db, owner, "ignore"))
     wait_for(lambda: phase(kubectl, KIND, namespace, "db") == "Ready", 60, "Database Ready")
     await su.execute(f'ALTER DATABASE "{db}" CONNECTION LIMIT 20')
-    # Long enough for two intervals; a wake-up by a watched annotation must not check either.
-    await asyncio.sleep(6)
-    kubectl("annotate", "-n", namespace, KIND, "db", "example.com/poke=1")
-    await asyncio.sleep(6)
+    # A reconcile in ignore mode (woken by a watched annotation) does not check.
+    reconciled_once_more(kubectl, operator, KIND, "Database", namespace, "db")
     obj = get(kubectl, KIND, namespace, "db") or {}
     assert "drift" not in obj["status"]
     assert condition(obj, "Synced")["status"] == "True"
