@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dbops.api.kinds import by_kind
+from dbops.controllers.context import resource_of
 from dbops.controllers.instances import InstanceTarget, ResolvedInstance, instance_is_ready, same_server
 from dbops.controllers.ownership import instance_of
 from dbops.controllers.references import ReferencePolicy, check_object_references, checked_gate
-from dbops.runtime import KubeClient, Resource, Store
+from dbops.runtime import KubeClient, Store
 
 __all__ = [
     "DATABASES",
@@ -180,7 +181,7 @@ class PrerequisiteGate:
 
     async def _listed(self, kind: str, client: KubeClient) -> Store:
         info = by_kind(kind)
-        resource = Resource(info.group, info.version, info.plural, info.kind, namespaced=info.namespaced)
+        resource = resource_of(info)
         scopes: tuple[str | None, ...] = (None,)
         if info.namespaced and self.references.watched:
             scopes = self.references.watched

@@ -17,14 +17,15 @@ methods to the adapter class itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from dbops.api.grant import ClusterDatabaseGrantSpec, DatabaseGrantSpec
 from dbops.api.grants import MySQLGrant, PostgresGrant
 from dbops.api.role import ClusterDatabaseRoleSpec, DatabaseRoleSpec
 from dbops.engines.base import ObservedAccount
+from dbops.engines.capability import Capability
 from dbops.engines.difference import Difference
 
 __all__ = [
@@ -131,13 +132,8 @@ class AccessDriftAdapter(Protocol):
         ...
 
 
-_DRIFT_SUPPORT: dict[str, Callable[[Any], AccessDriftAdapter]] = {}
-
-
-def register_drift_support(engine: str, wrap: Callable[[Any], AccessDriftAdapter]) -> None:
-    """Declare how to get the drift half of adapters whose `engine` attribute is `engine` (exact match, so a
-    subclass for another engine — CockroachDB over the PostgreSQL adapter — does not inherit it by accident)."""
-    _DRIFT_SUPPORT[engine] = wrap
+ACCESS_DRIFT: Capability[AccessDriftAdapter] = Capability()
+register_drift_support = ACCESS_DRIFT.register
 
 
 def drift_support(adapter: object) -> AccessDriftAdapter | None:
@@ -145,5 +141,4 @@ def drift_support(adapter: object) -> AccessDriftAdapter | None:
     its engine, else None (the engine has no drift support in this build)."""
     if isinstance(adapter, AccessDriftAdapter):
         return adapter
-    wrap = _DRIFT_SUPPORT.get(str(getattr(adapter, "engine", "")))
-    return wrap(adapter) if wrap is not None else None
+    return ACCESS_DRIFT.of(adapter)

@@ -22,12 +22,13 @@ Two optional capabilities sit beside the protocol, so adapters without them keep
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from dbops.api.database import DatabaseMySQLConfig, DatabaseSpec
 from dbops.api.user import DatabaseUserSpec
+from dbops.engines.capability import Capability
 from dbops.engines.connection import ConnectionSettings, ServerInfo
 
 if TYPE_CHECKING:
@@ -194,12 +195,8 @@ class DatabaseDriftAdapter(Protocol):
         ...
 
 
-_DATABASE_DRIFT: dict[str, Callable[[Any], DatabaseDriftAdapter]] = {}
-
-
-def register_database_drift(engine: str, wrap: Callable[[Any], DatabaseDriftAdapter]) -> None:
-    """Declare how to get the Database drift half of adapters whose `engine` attribute is exactly `engine`."""
-    _DATABASE_DRIFT[engine] = wrap
+DATABASE_DRIFT: Capability[DatabaseDriftAdapter] = Capability()
+register_database_drift = DATABASE_DRIFT.register
 
 
 def database_drift_support(adapter: object) -> DatabaseDriftAdapter | None:
@@ -207,8 +204,7 @@ def database_drift_support(adapter: object) -> DatabaseDriftAdapter | None:
     registered for its engine, else None (the engine has no Database drift in this build)."""
     if isinstance(adapter, DatabaseDriftAdapter):
         return adapter
-    wrap = _DATABASE_DRIFT.get(str(getattr(adapter, "engine", "")))
-    return wrap(adapter) if wrap is not None else None
+    return DATABASE_DRIFT.of(adapter)
 
 
 class UserDriftAdapter(Protocol):
@@ -226,19 +222,10 @@ class UserDriftAdapter(Protocol):
         ...
 
 
-_USER_DRIFT: dict[str, Callable[[Any], UserDriftAdapter]] = {}
-
-
-def register_user_drift(engine: str, wrap: Callable[[Any], UserDriftAdapter]) -> None:
-    """Declare how to get the user drift half of adapters whose `engine` attribute is exactly `engine` (the engine's
-    adapter module registers it when it is loaded, so it exists whenever such an adapter does)."""
-    _USER_DRIFT[engine] = wrap
-
-
-def user_drift_support(adapter: object) -> UserDriftAdapter | None:
-    """The adapter's user drift half, or None when this build has none for its engine."""
-    wrap = _USER_DRIFT.get(str(getattr(adapter, "engine", "")))
-    return wrap(adapter) if wrap is not None else None
+USER_DRIFT: Capability[UserDriftAdapter] = Capability()
+"""A DatabaseUser's drift half, per engine."""
+register_user_drift = USER_DRIFT.register
+user_drift_support = USER_DRIFT.of
 
 
 class SessionConfigVerifier(Protocol):

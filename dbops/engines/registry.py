@@ -106,14 +106,14 @@ class ServerRegistry:
         slot = self._slots.get(key)
 
         async def drain() -> None:
-            taken = 0
+            held: list[asyncio.Semaphore] = []
             try:
-                while slot is not None and taken < self._max_operations:
+                while slot is not None and len(held) < self._max_operations:
                     await slot.acquire()
-                    taken += 1
+                    held.append(slot)
             finally:
-                for _ in range(taken):
-                    slot.release()  # type: ignore[union-attr]  # taken > 0 only with a slot
+                for taken in held:
+                    taken.release()
                 await stale.close()
 
         task = asyncio.get_running_loop().create_task(drain())

@@ -16,12 +16,12 @@ capability answers `support()` asynchronously; the flow refuses the strategy whe
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from dbops.api.user import DatabaseUserSpec
 from dbops.engines.base import EngineAdapter, OwnedObject
+from dbops.engines.capability import Capability
 
 __all__ = [
     "DualPasswordAdapter",
@@ -90,26 +90,14 @@ class ServiceRoleMissing(Exception):
     """The service role does not exist on the server."""
 
 
-_ROTATION: dict[str, Callable[[Any], RotationAdapter]] = {}
-_DUAL_PASSWORD: dict[str, Callable[[Any], DualPasswordAdapter]] = {}
-
-
-def register_rotation(engine: str, wrap: Callable[[Any], RotationAdapter]) -> None:
-    """Declare role-inheritance rotation for adapters whose `engine` is exactly `engine` (the engine's adapter
-    module registers it when it is loaded; CockroachDB shares the PostgreSQL adapter class but not its name)."""
-    _ROTATION[engine] = wrap
-
-
-def register_dual_password(engine: str, wrap: Callable[[Any], DualPasswordAdapter]) -> None:
-    """Declare dual-password rotation for adapters whose `engine` is exactly `engine`."""
-    _DUAL_PASSWORD[engine] = wrap
+ROTATION: Capability[RotationAdapter] = Capability()
+"""Role-inheritance rotation, per engine (PostgreSQL only for now)."""
+register_rotation = ROTATION.register
 
 
 def rotation_adapter(adapter: EngineAdapter) -> RotationAdapter | None:
-    """The rotation capability of an instance's adapter, or None when this build cannot rotate on its engine
-    (PostgreSQL only for now)."""
-    wrap = _ROTATION.get(str(getattr(adapter, "engine", "")))
-    return wrap(adapter) if wrap is not None else None
+    """The rotation capability of an instance's adapter, or None when this build cannot rotate on its engine."""
+    return ROTATION.of(adapter)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -148,8 +136,12 @@ class DualPasswordAdapter(Protocol):
         ...
 
 
+DUAL_PASSWORD: Capability[DualPasswordAdapter] = Capability()
+"""Dual-password rotation, per engine (the MySQL family)."""
+register_dual_password = DUAL_PASSWORD.register
+
+
 def dual_password_adapter(adapter: EngineAdapter) -> DualPasswordAdapter | None:
     """The dual-password capability of an instance's adapter, or None where this build has none (every engine but
     MySQL/MariaDB; on MariaDB it exists and reports the strategy unavailable, so the message names the version)."""
-    wrap = _DUAL_PASSWORD.get(str(getattr(adapter, "engine", "")))
-    return wrap(adapter) if wrap is not None else None
+    return DUAL_PASSWORD.of(adapter)

@@ -19,8 +19,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "dbops"
 
-CONTRACTS = ("base", "access", "rotation", "registry", "errors", "connection", "tls", "initsql", "ownership",
-             "tracking", "observer", "sql.quoting", "sql.privileges", "sql.redact", "sql.dialect")  # fmt: skip
+CONTRACTS = (
+    "base", "access", "rotation", "registry", "errors", "connection", "tls", "initsql", "ownership", "tracking",
+    "observer", "capability", "difference", "sql.quoting", "sql.privileges", "sql.redact", "sql.dialect",
+)  # fmt: skip
 """The engine-neutral modules of `dbops.engines` (ENGINEERING.md package map)."""
 ENGINE_PACKAGES = ("postgres", "mysql", "cockroach", "clickhouse")
 
