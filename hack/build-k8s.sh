@@ -9,6 +9,12 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/versions.sh"
 
+# One build at a time per cache: `make demo` and `make test` started together on a fresh machine both get here, and
+# two builds writing one source tree and one bin directory break each other. The second waits, then finds the binaries.
+mkdir -p "$DBOPS_CACHE"
+exec 9>"$DBOPS_CACHE/build-k8s-$KUBE_VERSION.lock"
+flock 9
+
 if [[ -x "$KUBE_BIN_DIR/kube-apiserver" && -x "$KUBE_BIN_DIR/kube-controller-manager" && -x "$KUBE_BIN_DIR/etcd" ]]; then
   echo "control plane $KUBE_VERSION already built in $KUBE_BIN_DIR"
   exit 0
