@@ -165,3 +165,19 @@ def test_the_lower_layers_know_no_database(layer: str) -> None:
         )
     }
     assert upward == set()
+
+
+def test_the_backup_core_knows_no_engine_storage_or_controller() -> None:
+    """Engines and storage backends plug into the pipeline through its interfaces, never the other way round; the
+    API's models (compression and encryption settings) are the one layer below it."""
+    edges = graph()
+    outward = {
+        (module, target)
+        for module, targets in edges.items()
+        if module.startswith("dbops.backup")
+        for target in targets
+        if target.startswith("dbops.")
+        and not target.startswith(("dbops.backup", "dbops.api"))
+        and target != "dbops.engines.errors"  # InvalidSpec, as for the lower layers
+    }
+    assert outward == set()
