@@ -16,7 +16,7 @@ Import from here; the submodules are one concept each:
                        :class:`Result`, :class:`PermanentError`, :class:`TransientError`
 ``manager``            :class:`Manager`, :class:`ManagerOptions` (informers, leader election, probes, metrics)
 ``leader``             :class:`LeaderElector` (Lease-based)
-``events``             :class:`EventRecorder` (``<kind>-controller``), :func:`emit_on_change`
+``events``             :class:`EventRecorder` (``<kind>-controller``), :class:`EventBroadcaster`
 ``own_writes``         :class:`OwnWrites` (drop the watch event of the controller's own write)
 ``status``             :func:`set_condition`, :func:`patch_status`, :func:`merge_patch`, …
 ``finalizers``         :func:`add_finalizer`, :func:`remove_finalizer` (conflict-safe JSON patches)
@@ -68,7 +68,7 @@ from dbops.runtime.controller import (
     TransientError,
     Watch,
 )
-from dbops.runtime.events import NORMAL, WARNING, EventBroadcaster, EventRecorder, emit_on_change
+from dbops.runtime.events import NORMAL, WARNING, EventBroadcaster, EventRecorder
 from dbops.runtime.finalizers import add_finalizer, has_finalizer, remove_finalizer
 from dbops.runtime.handlers import EnqueueHandler, Mapper, index_keys, label_keys, own_key, owner_keys, per_object
 from dbops.runtime.informer import ADDED, DELETED, MODIFIED, Event, Informer
@@ -170,7 +170,6 @@ __all__ = [
     "current_reconcile_id",
     "default_rate_limiter",
     "deletion_started",
-    "emit_on_change",
     "field_changed",
     "find_condition",
     "generation_changed",

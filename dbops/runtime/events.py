@@ -12,9 +12,13 @@ where the state changes; a :class:`EventBroadcaster` task writes core ``v1`` Eve
   write, so 100 quick repeats cost one create and at most a few patches.
 * **Delivery.** A bounded queue (1,000 Events) drained by 8 concurrent writers; a failed write is retried with
   backoff up to 12 times and then dropped with an error log. Event failures never reach the reconcile.
+* **Flush barrier.** Every emission gets a sequence number (``seq`` in its debug record ``Emitted Kubernetes event``);
+  :attr:`EventBroadcaster.settled_through` is the highest number up to which every emission has been written or
+  dropped, and :meth:`EventBroadcaster.flushed` waits for it. Each advance is logged at debug level as
+  ``Kubernetes events written`` with ``through``, so an observer of the operator's log (the e2e tests) can tell
+  that every event emitted before a given log record has reached the API server before asserting that none came.
 
 Warning messages inside a reconcile are prefixed with ``[<reconcileID>] ``; messages are cut to 1,024 characters.
-:func:`emit_on_change` is the "only when the tracked state changes" helper.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+import heapq
 import secrets
 import time
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dbops.runtime.client import EVENTS, ApiError, KubeClient, NotFound
@@ -79,6 +84,8 @@ class _Record:
     written_count: int = 0
     queued: bool = False
     attempts: int = 0
+    seqs: list[int] = field(default_factory=list)
+    """Sequence numbers of the emissions folded into this record that no write has carried yet, oldest first."""
 
 
 @dataclass
@@ -130,6 +137,11 @@ class EventBroadcaster:
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._submitted = 0
+        self._unsettled: list[int] = []  # heap of the sequence numbers of emissions not yet written or dropped
+        self._settled_early: set[int] = set()  # settled, but still in the heap behind an older unsettled one
+        self._settled_through = 0
+        self._progress = asyncio.Event()
         self.stats = EventStats()
         self.log = get_logger("events")
 
@@ -155,12 +167,16 @@ class EventBroadcaster:
         """Accept one emission; ``False`` if it was rate-limited or the queue is full."""
         involved = involved_object(obj)
         uid = involved.get("uid") or f"{involved.get('kind')}/{involved.get('namespace')}/{involved.get('name')}"
+        self._submitted += 1
+        seq = self._submitted
+        heapq.heappush(self._unsettled, seq)
         self.log.debug(
             "Emitted Kubernetes event",
             type=etype,
             reason=reason,
             message=message,
             involvedObject={k: involved.get(k, "") for k in ("kind", "name", "namespace")},
+            seq=seq,
         )
         if not self._bucket(component, uid).try_take():
             self.stats.rate_limited += 1
@@ -169,6 +185,7 @@ class EventBroadcaster:
                 reason=reason,
                 involvedObject={k: involved.get(k, "") for k in ("kind", "name", "namespace")},
             )
+            self._settle([seq])
             return False
         now = self._clock()
         agg_key = (uid, etype, reason, message, component)
@@ -179,7 +196,12 @@ class EventBroadcaster:
             self._records.move_to_end(agg_key)
             self.stats.aggregated += 1
             self.stats.emitted += 1
-            return self._enqueue(record)
+            record.seqs.append(seq)
+            if self._enqueue(record):
+                return True
+            self._settle(record.seqs)  # dropped: nothing will carry them now
+            record.seqs.clear()
+            return False
         namespace = involved.get("namespace") or "default"
         name_prefix = (involved.get("name") or "event")[:236]
         name = f"{name_prefix}.{secrets.token_hex(8)}"
@@ -195,8 +217,9 @@ class EventBroadcaster:
             "reportingComponent": component,
             "reportingInstance": self.reporting_instance,
         }
-        record = _Record(name, namespace, body, 1, now, now)
+        record = _Record(name, namespace, body, 1, now, now, seqs=[seq])
         if not self._enqueue(record):
+            self._settle([seq])
             return False
         self._records[agg_key] = record
         if len(self._records) > self.cache_size:
@@ -248,8 +271,11 @@ class EventBroadcaster:
     async def _deliver(self, record: _Record) -> None:
         """Write one record, retrying transient failures with backoff; re-queue it if repeats arrived meanwhile."""
         while True:
+            carried = len(record.seqs)  # what the write below carries: _write reads the count before its first await
             try:
                 await self._write(record)
+                self._settle(record.seqs[:carried])
+                del record.seqs[:carried]
                 break
             except asyncio.CancelledError:
                 raise
@@ -267,6 +293,8 @@ class EventBroadcaster:
                 self.log.error(
                     "writing event failed; dropped", event_name=record.name, error=str(exc), attempts=record.attempts
                 )
+                self._settle(record.seqs[:carried])
+                del record.seqs[:carried]
                 break
         record.attempts = 0
         if record.created and record.count != record.written_count:
@@ -275,6 +303,8 @@ class EventBroadcaster:
             self._wakeup.set()
         else:
             record.queued = False
+            self._settle(record.seqs)  # repeats of a dropped write: nothing carries them any more
+            record.seqs.clear()
 
     async def _write(self, record: _Record) -> None:
         count, first, last = record.count, record.first, record.last
@@ -318,6 +348,40 @@ class EventBroadcaster:
     def pending(self) -> int:
         return len(self._queue) + self._in_flight
 
+    # ----------------------------------------------------------------------------------------------- barrier
+
+    @property
+    def submitted(self) -> int:
+        """Sequence number of the latest emission (accepted, rate-limited or dropped); 0 before the first."""
+        return self._submitted
+
+    @property
+    def settled_through(self) -> int:
+        """Every emission numbered up to this has been written to the API server or dropped."""
+        return self._settled_through
+
+    async def flushed(self, through: int | None = None) -> None:
+        """Return once every emission numbered up to ``through`` (default: every emission so far) has been written or
+        dropped. Later emissions do not hold it up, so it returns under continuous traffic too; bound it with
+        :func:`asyncio.timeout` if needed."""
+        target = self._submitted if through is None else through
+        while self._settled_through < target:
+            await self._progress.wait()
+
+    def _settle(self, seqs: list[int]) -> None:
+        if not seqs:
+            return
+        self._settled_early.update(seqs)
+        heap = self._unsettled
+        while heap and heap[0] in self._settled_early:
+            self._settled_early.discard(heapq.heappop(heap))
+        through = heap[0] - 1 if heap else self._submitted
+        if through > self._settled_through:
+            self._settled_through = through
+            self.log.debug("Kubernetes events written", through=through)
+            progress, self._progress = self._progress, asyncio.Event()
+            progress.set()
+
 
 class EventRecorder:
     """Emits events for one source component (``<kind>-controller``); see the module docstring."""
@@ -341,23 +405,3 @@ class EventRecorder:
 
     def warning(self, obj: Mapping[str, Any], reason: str, message: str) -> bool:
         return self.event(obj, WARNING, reason, message)
-
-
-def emit_on_change(
-    recorder: EventRecorder,
-    obj: Mapping[str, Any],
-    *,
-    previous: Any,
-    current: Any,
-    etype: str,
-    reason: str,
-    message: str | Callable[[], str],
-) -> bool:
-    """Emit only when the tracked state changed (``previous != current``); returns whether it emitted.
-
-    The previous state comes from the object's status (conditions, phase, recorded error…), so a restart or a new
-    leader does not re-emit. ``message`` may be a callable so that it is only built when needed.
-    """
-    if previous == current:
-        return False
-    return recorder.event(obj, etype, reason, message() if callable(message) else message)

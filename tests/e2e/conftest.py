@@ -79,21 +79,31 @@ class Operator:
         """Where the log ends now: `records(..., since=...)` reads only what comes after."""
         return self.log.stat().st_size
 
-    def records(self, message: str, *, since: int = 0) -> list[dict[str, Any]]:
-        """The operator's JSON log records whose `msg` is `message`, in order (from byte `since` on)."""
+    def scan(self, message: str, *, since: int = 0, until: int | None = None) -> list[tuple[int, dict[str, Any]]]:
+        """The complete JSON log records whose `msg` is `message` between bytes `since` and `until` of the log, in
+        order, each with the byte offset where its line ends."""
         with self.log.open("rb") as handle:
             handle.seek(since)
-            text = handle.read().decode(errors="replace")
+            data = handle.read() if until is None else handle.read(max(0, until - since))
         out = []
-        for line in text.splitlines():
-            if line.startswith("{") and message in line:
+        offset = since
+        needle = message.encode()
+        for line in data.splitlines(keepends=True):
+            offset += len(line)
+            if not line.endswith(b"\n"):
+                break  # a line still being written
+            if line.startswith(b"{") and needle in line:
                 try:
                     record = json.loads(line)
-                except ValueError:  # a line still being written
+                except ValueError:
                     continue
                 if record.get("msg") == message:
-                    out.append(record)
+                    out.append((offset, record))
         return out
+
+    def records(self, message: str, *, since: int = 0) -> list[dict[str, Any]]:
+        """The operator's JSON log records whose `msg` is `message`, in order (from byte `since` on)."""
+        return [record for _, record in self.scan(message, since=since)]
 
     def reconciled(self, kind: str, namespace: str, name: str, *, since: int = 0) -> int:
         """How many reconciles of this one object have finished (the runtime's debug record "Reconciled <Kind>"),
@@ -103,6 +113,40 @@ class Operator:
             for r in self.records(f"Reconciled {kind}", since=since)
             if r.get("name") == name and (r.get("namespace") or "") == namespace
         )
+
+    def finished_reconciles(
+        self, kind: str, namespace: str, name: str, *, since: int, trigger: str | None = None
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The records "Reconciled <Kind>" (with the offset where each ends in the log) of this object's reconciles
+        that *started* after byte `since` (their "Reconciling <Kind>" record lies after it) and have finished;
+        optionally only those started by `trigger` (`backoff`, `timer`, `watch`, …). A reconcile already running at
+        `since` does not count: it may have read the object, or the clock, before whatever the caller did there."""
+
+        def mine(record: dict[str, Any]) -> bool:
+            return record.get("name") == name and (record.get("namespace") or "") == namespace
+
+        started = {
+            r.get("reconcileID")
+            for _, r in self.scan(f"Reconciling {kind}", since=since)
+            if mine(r) and (trigger is None or r.get("trigger") == trigger)
+        }
+        finished = self.scan(f"Reconciled {kind}", since=since)
+        return [(end, r) for end, r in finished if mine(r) and r.get("reconcileID") in started]
+
+    def events_written_before(self, offset: int) -> bool:
+        """Whether every Kubernetes event the operator emitted before byte `offset` of its log has been written to the
+        API server (or dropped): the broadcaster's flush barrier ("Kubernetes events written", `through` ≥ the `seq`
+        of the last "Emitted Kubernetes event" record before `offset`, dbops/runtime/events.py)."""
+        emitted = self.scan("Emitted Kubernetes event", until=offset)
+        if not emitted:
+            return True
+        at, last = emitted[-1]
+        return any(r.get("through", 0) >= last["seq"] for _, r in self.scan("Kubernetes events written", since=at))
+
+    def wait_events_written(self, offset: int, timeout: float = 30) -> None:
+        """Wait until every event emitted before byte `offset` of the log has reached the API server, so that an
+        assertion that no (new) event came cannot pass only because one was still queued in the operator."""
+        wait_for(lambda: self.events_written_before(offset), timeout, "the operator to write its queued events")
 
     def reconciles(self, controller: str) -> float:
         prefix = f'controller_runtime_reconcile_total{{controller="{controller}"'
@@ -185,14 +229,24 @@ def reconciled_once_more(
     kubectl: Kubectl, operator: Operator, resource: str, kind: str, namespace: str, name: str
 ) -> None:
     """Wake one object with an annotation the operator watches but that changes nothing (a `skip-reconcile` value
-    other than "true", api.md 2.1) and wait until a reconcile of that object has finished: the positive evidence a
-    test needs before asserting that a re-check changed nothing."""
+    other than "true", api.md 2.1), wait until a reconcile of that object that started after the wake-up has finished,
+    and then until every event emitted before its end has been written: the positive evidence a test needs before
+    asserting that a re-check changed nothing and said nothing."""
     start = operator.log_size()
     value = f"no-{uuid.uuid4().hex[:6]}"
     kubectl("annotate", resource, name, "-n", namespace, f"dbops.dbprovision.io/skip-reconcile={value}", "--overwrite")
-    wait_for(
-        lambda: operator.reconciled(kind, namespace, name, since=start) > 0, 30, f"{kind} {name} to reconcile again"
+    ends = wait_for(
+        lambda: operator.finished_reconciles(kind, namespace, name, since=start),
+        30,
+        f"{kind} {name} to reconcile again",
     )
+    operator.wait_events_written(ends[0][0])
+
+
+def wait_until(timestamp: float, what: str) -> None:
+    """Wait until the wall clock has passed `timestamp` (Unix time): for behaviour that is due at a time, before a
+    reconcile proves the operator looked again after it."""
+    wait_for(lambda: time.time() > timestamp, max(0.0, timestamp - time.time()) + 30, what, interval=0.2)
 
 
 def events(kubectl: Kubectl, namespace: str, name: str, reason: str | None = None) -> list[dict[str, Any]]:

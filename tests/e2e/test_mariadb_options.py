@@ -14,7 +14,6 @@ one control plane.
 from __future__ import annotations
 
 import base64
-import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import pymysql
 import pytest
 
 from tests.conftest import Kubectl
-from tests.e2e.conftest import Operator, condition, events, get, wait_for
+from tests.e2e.conftest import Operator, condition, events, get, reconciled_once_more, wait_for
 from tests.e2e.test_roles_grants import apply
 from tests.support.env import DevEnv
 
@@ -129,13 +128,22 @@ def query(conn: pymysql.Connection[Any], sql: str, *args: object) -> list[tuple[
         return list(cursor.fetchall())
 
 
+KINDS = {"database": "Database", "databaseuser": "DatabaseUser", "databasegrant": "DatabaseGrant"}
+"""Controller name → the kind its log records name."""
+
+
+def not_retried_on_a_timer(operator: Operator, kind: str, namespace: str, name: str, *, since: int) -> list[str]:
+    """The results of the object's reconciles started after byte `since` of the log; a permanent failure (behaviour.md
+    3: phase Failed, one event, no timed requeue) ends every one of them without a requeue or an error."""
+    results = [r.get("result", "") for _, r in operator.finished_reconciles(kind, namespace, name, since=since)]
+    assert results and set(results) == {"success"}, results
+    return results
+
+
 def resync(kubectl: Kubectl, namespace: str, kind: str, name: str, operator: Operator, controller: str) -> None:
-    """Wake the object through an annotation the operator reads (a value that changes nothing) and wait until the
-    operator has reconciled it again."""
-    start = operator.reconciles(controller)
-    value = uuid.uuid4().hex[:6]
-    kubectl("annotate", "-n", namespace, kind, name, f"dbops.dbprovision.io/skip-reconcile=no-{value}", "--overwrite")
-    wait_for(lambda: operator.reconciles(controller) > start, 30, f"{controller} to reconcile {name} again")
+    """Wake the object through an annotation the operator reads (a value that changes nothing) and wait until a
+    reconcile of that object has finished and the events it emitted are written (`reconciled_once_more`)."""
+    reconciled_once_more(kubectl, operator, kind, KINDS[controller], namespace, name)
 
 
 @pytest.fixture
@@ -341,6 +349,7 @@ def test_invalid_privilege_fails_once_naming_the_entry(
       - {level: global, privileges: [PROCESS]}
       - {level: database, database: anything, privileges: [SELECT, SHUTDOWN]}
 """
+    start = operator.log_size()
     apply(kubectl, namespace, grant("bad-grant", "userRef: {name: bad}", body))
     wait_for(lambda: phase(kubectl, "databasegrant", namespace, "bad-grant") == "Failed", 60, "grant to fail")
     obj = get(kubectl, "databasegrant", namespace, "bad-grant")
@@ -350,10 +359,11 @@ def test_invalid_privilege_fails_once_naming_the_entry(
     assert not any("grants[0]" in e["message"] for e in warnings), "the valid entry is not blamed"
     # Checked before any SQL: the valid entry was not applied either.
     assert query(root, "SELECT Process_priv FROM mysql.user WHERE User = %s", username) == [("N",)]
-    # The invalid spec is retried with backoff; the same failure says nothing new.
-    time.sleep(6)
-    resync(kubectl, namespace, "databasegrant", "bad-grant", operator, "databasegrant")
+    # A permanent failure is not retried on a timer; re-checked when woken, twice, the same failure says nothing new.
+    for _ in range(2):
+        resync(kubectl, namespace, "databasegrant", "bad-grant", operator, "databasegrant")
     assert count(kubectl, namespace, "bad-grant") == 1
+    assert len(not_retried_on_a_timer(operator, "DatabaseGrant", namespace, "bad-grant", since=start)) >= 3
 
 
 # Databases -----------------------------------------------------------------------------------------------------------
@@ -374,14 +384,18 @@ def test_database_options_mariadb_cannot_honour_are_reported_and_bad_values_fail
     assert count(kubectl, namespace, "owned", "UnsupportedOption") == 1
 
     bad = unique("engine")
+    start = operator.log_size()
     apply(kubectl, namespace, database("engine", bad, "  mysql: {defaultStorageEngine: NoSuchEngine}\n"))
     wait_for(lambda: phase(kubectl, "db", namespace, "engine") == "Failed", 60, "database engine to fail")
     assert "spec.mysql.defaultStorageEngine" in condition(get(kubectl, "db", namespace, "engine"), "Ready")["message"]
     warnings = [e for e in events(kubectl, namespace, "engine") if e["type"] == "Warning"]
     assert len(warnings) == 1 and "spec.mysql.defaultStorageEngine" in warnings[0]["message"]
     assert query(root, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", bad) == []
-    time.sleep(6)  # backoff retries of the same failure
+    # A permanent failure is not retried on a timer; re-checked when woken, twice, the same failure says nothing new.
+    for _ in range(2):
+        resync(kubectl, namespace, "db", "engine", operator, "database")
     assert count(kubectl, namespace, "engine") == 1
+    assert len(not_retried_on_a_timer(operator, "Database", namespace, "engine", since=start)) >= 3
 
 
 # Role memberships ----------------------------------------------------------------------------------------------------

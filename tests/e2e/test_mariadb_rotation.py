@@ -10,13 +10,14 @@ tests/unit/sql/test_mysql_rotation.py.
 
 from __future__ import annotations
 
+import calendar
 import time
 from typing import Any
 
 import pymysql
 
 from tests.conftest import Kubectl
-from tests.e2e.conftest import Operator, condition, events, get, wait_for
+from tests.e2e.conftest import Operator, condition, events, get, wait_for, wait_until
 from tests.e2e.test_mariadb_options import (
     count,
     login_code,
@@ -80,14 +81,15 @@ def test_dual_password_on_mariadb_is_refused_once_naming_the_field_and_nothing_r
     stored = password_hash(root, username)
     assert [host for host, _ in stored] == ["%", "localhost"]
 
-    # Well past maxAge and a cron slot, with reconciles in between: still no rotation, no new report.
-    time.sleep(4)
+    # Well past maxAge and a cron slot, with reconciles after each: still no rotation, no new report. maxAge counts
+    # from the operator's first look at the user at the latest (the condition's transition, whole seconds); the
+    # every-minute slot is the first whole minute after that moment. Each wait is followed by a reconcile that started
+    # after it (and by its events being written), the evidence that the operator looked again once they were due.
+    looked = calendar.timegm(time.strptime(honored["lastTransitionTime"], "%Y-%m-%dT%H:%M:%SZ"))
+    wait_until(looked + 3 + 2, "maxAge to pass")
     resync(kubectl, namespace, "dbu", "dual", operator, "databaseuser")
-    wait_for(lambda: time.gmtime().tm_sec < 50, 15, "a moment away from the minute's end")
-    deadline = time.time() + 62
-    while time.time() < deadline:
-        time.sleep(20)
-        resync(kubectl, namespace, "dbu", "dual", operator, "databaseuser")
+    wait_until((looked // 60 + 1) * 60 + 2, "the next every-minute slot to pass")
+    resync(kubectl, namespace, "dbu", "dual", operator, "databaseuser")
 
     assert secret_data(kubectl, namespace, "dual-creds") == credentials
     assert login_code(dev_env, username, credentials["password"]) == 0

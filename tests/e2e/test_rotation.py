@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
 
 from tests.conftest import Kubectl
-from tests.e2e.conftest import Operator, condition, events, get, wait_for
+from tests.e2e.conftest import Operator, condition, events, get, reconciled_once_more, wait_for, wait_until
 from tests.e2e.test_database_user import phase, ready_instance, secret_data, superuser, unique
 from tests.support.env import DevEnv
 
@@ -169,7 +169,8 @@ async def test_max_age_rotation_switches_the_secret_and_drops_the_superseded_log
             json.dumps({"spec": {"passwordRotation": {"enabled": False}}}),
         )  # fmt: skip
         await wait_async(lambda: rotation(kubectl, namespace, "rot").get("enabled") is False, 60, "rotation off")
-        await asyncio.sleep(3)
+        # A reconcile after rotation was turned off, with its events written: no rotation can still be on its way.
+        await asyncio.to_thread(reconciled_once_more, kubectl, operator, "dbu", "DatabaseUser", namespace, "rot")
     finally:
         poller.stop()
         await task
@@ -273,7 +274,7 @@ async def test_every_minute_cron_rotates_and_disables_the_superseded_login(
 
 
 async def test_dual_password_is_refused_on_postgres(
-    kubectl: Kubectl, namespace: str, ready_instance: str, dev_env: DevEnv
+    kubectl: Kubectl, namespace: str, ready_instance: str, dev_env: DevEnv, operator: Operator
 ) -> None:
     username = unique("dual")
     spec = "{enabled: true, strategy: dual-password, maxAge: 5s}"
@@ -284,7 +285,11 @@ async def test_dual_password_is_refused_on_postgres(
     )
     assert (cond["status"], cond["reason"]) == ("False", "UnsupportedOption")
     assert "spec.passwordRotation.strategy" in cond["message"] and "role-inheritance" in cond["message"]
-    await asyncio.sleep(8)  # longer than maxAge: still no rotation
+    # Past maxAge, counted from the operator's first look at the user at the latest (the condition's transition,
+    # whole seconds), a reconcile that started after that moment still rotates nothing and reports nothing new.
+    due = datetime.fromisoformat(cond["lastTransitionTime"]) + timedelta(seconds=5 + 2)
+    await asyncio.to_thread(wait_until, due.timestamp(), "maxAge to pass")
+    await asyncio.to_thread(reconciled_once_more, kubectl, operator, "dbu", "DatabaseUser", namespace, "dual")
     warnings = events(kubectl, namespace, "dual", "UnsupportedOption")
     assert len(warnings) == 1 and warnings[0]["type"] == "Warning" and warnings[0].get("count", 1) == 1
     assert "spec.passwordRotation.strategy" in warnings[0]["message"]
@@ -296,7 +301,7 @@ async def test_dual_password_is_refused_on_postgres(
 
 
 async def test_invalid_schedule_is_reported_once_per_value(
-    kubectl: Kubectl, namespace: str, ready_instance: str
+    kubectl: Kubectl, namespace: str, ready_instance: str, operator: Operator
 ) -> None:
     username = unique("badcron")
     kubectl(
@@ -323,7 +328,8 @@ async def test_invalid_schedule_is_reported_once_per_value(
             "--overwrite",
             f"dbops.dbprovision.io/allow-destructive-drift={value}",
         )
-    await asyncio.sleep(4)
+    # Evidence that the operator looked again after them, with every event it emitted by then written.
+    await asyncio.to_thread(reconciled_once_more, kubectl, operator, "dbu", "DatabaseUser", namespace, "bad")
     warnings = events(kubectl, namespace, "bad", "InvalidRotationSchedule")
     assert len(warnings) == 1 and warnings[0].get("count", 1) == 1 and warnings[0]["type"] == "Warning"
     assert '"61 * * * *"' in warnings[0]["message"] and "scheduled rotation is off" in warnings[0]["message"]

@@ -116,17 +116,27 @@ async def test_watch_sees_added_modified_deleted(api_client: Any, namespace: str
     objects = client.CustomObjectsApi(api_client)
     seen: list[tuple[str, str]] = []
 
+    # Watching from the resourceVersion of a list delivers every change after it, whenever the watch request is
+    # established: no need to wait for it before making the changes.
+    listed = await objects.list_namespaced_custom_object(GROUP, "v1", namespace, "envprobes")
+    since = listed["metadata"]["resourceVersion"]
+
     async def collect() -> None:
         stream = watch.Watch()
         async for event in stream.stream(
-            objects.list_namespaced_custom_object, GROUP, "v1", namespace, "envprobes", timeout_seconds=60
+            objects.list_namespaced_custom_object,
+            GROUP,
+            "v1",
+            namespace,
+            "envprobes",
+            resource_version=since,
+            timeout_seconds=60,
         ):
             seen.append((event["type"], event["object"]["metadata"]["name"]))
             if event["type"] == "DELETED":
                 stream.stop()
 
     watcher = asyncio.create_task(collect())
-    await asyncio.sleep(0.5)  # the watch request must be established before the changes it should see
     body = {"apiVersion": f"{GROUP}/v1", "kind": "EnvProbe", "metadata": {"name": "w"}, "spec": {"size": 1}}
     await objects.create_namespaced_custom_object(GROUP, "v1", namespace, "envprobes", body)
     await objects.patch_namespaced_custom_object(

@@ -57,6 +57,17 @@ async def test_failover_and_handover(kube: KubeClient, namespace: str) -> None:
     m1, r1 = manager(kube, namespace, "replica-1")
     m2, r2 = manager(kube, namespace, "replica-2")
     m3, r3 = manager(kube, namespace, "replica-3")
+    # The standby's attempts to take the Lease, and their outcomes: the evidence that it tried while the leader held it.
+    attempts: list[bool] = []
+    assert m2.elector is not None
+    attempt = m2.elector._try_acquire_or_renew
+
+    async def counted() -> bool:
+        won = await attempt()
+        attempts.append(won)
+        return won
+
+    m2.elector._try_acquire_or_renew = counted  # type: ignore[method-assign]
     t1 = asyncio.create_task(m1.run())
     assert await m1.wait_leading(30)
     t2 = asyncio.create_task(m2.run())
@@ -67,7 +78,8 @@ async def test_failover_and_handover(kube: KubeClient, namespace: str) -> None:
         await eventually(
             lambda: m2.synced and m2.store(WIDGETS).get(f"{namespace}/w1") is not None, what="warm standby"
         )
-        await asyncio.sleep(2 * m2.options.retry_period)
+        await eventually(lambda: len(attempts) >= 2, within=30, what="two attempts of the standby to take the Lease")
+        assert attempts[:2] == [False, False] and m2.elector.observed_holder == "replica-1"
         assert not m2.is_leader and r2.keys == []
         spec = await lease(kube, namespace)
         assert spec["holderIdentity"] == "replica-1" and spec["leaseDurationSeconds"] == 15

@@ -98,7 +98,10 @@ async def test_probes_metrics_and_read_after_write(kube: KubeClient, namespace: 
             f'rest_client_requests_total{{code="200",host="{DevEnv.load().apiserver_host}",method="PATCH"}}',
         ):
             assert needle in text, needle
-        # A status write did not wake the object (status-only update): exactly two reconciles.
+        # A status write did not wake the object (status-only update): exactly two reconciles. The second one saw the
+        # write in the cache, so its watch event had been handled; once the queue is idle, no third can be on its way.
+        queue = mgr.controllers[0].queue
+        await eventually(lambda: not len(queue) and not queue.processing, what="the controller's queue to be idle")
         assert mgr.controllers[0].stats.reconciles == 2
     finally:
         mgr.request_stop()
@@ -114,8 +117,18 @@ _SCRIPT = textwrap.dedent(
     WIDGETS = Resource("runtime.test.dbops.io", "v1", "widgets", "Widget")
 
     class Slow:
+        # Still in flight when the shutdown begins: it finishes only once its controller's queue has shut down.
+        controller = None
+
         async def reconcile(self, request):
-            await asyncio.sleep(2)
+            for _ in range(600):
+                if self.controller.queue.shutting_down:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise RuntimeError("no shutdown within 30 s")
+            print("RECONCILE-SAW-SHUTDOWN", request.key, file=sys.stderr, flush=True)
+            await asyncio.sleep(0.5)  # a moment more of work, which the drain must wait for
             print("RECONCILE-FINISHED", request.key, file=sys.stderr, flush=True)
             return Result()
 
@@ -126,7 +139,9 @@ _SCRIPT = textwrap.dedent(
             health_probe_bind_address="127.0.0.1:0", metrics_bind_address="0", leader_elect=True,
             leader_election_id="sigterm-test", leader_election_namespace=namespace, watch_namespaces=[namespace],
             identity="sigterm-replica", graceful_shutdown_timeout=20))
-        mgr.add_controller(ControllerSpec(name="widget", resource=WIDGETS, reconciler=Slow()))
+        slow = Slow()
+        mgr.add_controller(ControllerSpec(name="widget", resource=WIDGETS, reconciler=slow))
+        slow.controller = mgr.controllers[-1]
         mgr.install_signal_handlers()
         code = await mgr.run()
         await client.close()
@@ -166,9 +181,13 @@ async def test_sigterm_drains_releases_lease_and_exits_zero(
             lines.append(line.decode())
 
     try:
-        await read_until("Reconciling Widget")  # the reconcile is now in flight (it takes 2 s)
+        await read_until("Reconciling Widget")  # the reconcile is now in flight, until the shutdown begins
         proc.send_signal(signal.SIGTERM)
         await read_until("RECONCILE-FINISHED")  # drained, not cancelled
+        saw = next(i for i, line in enumerate(lines) if "RECONCILE-SAW-SHUTDOWN" in line)
+        draining = next(i for i, line in enumerate(lines) if "draining in-flight reconciles" in line)
+        finished = next(i for i, line in enumerate(lines) if "RECONCILE-FINISHED" in line)
+        assert draining < finished and saw < finished, "".join(lines)
         assert proc.stderr is not None
         rest = await asyncio.wait_for(proc.stderr.read(), 30)
         lines.extend(rest.decode().splitlines(keepends=True))

@@ -100,6 +100,7 @@ class FakeConnection:
         self.n = n
         self.closed = False
         self.quit = False
+        self.said_goodbye = asyncio.Event()
         self._reader = FakeReader()
 
     def close(self) -> None:
@@ -108,6 +109,7 @@ class FakeConnection:
     async def ensure_closed(self) -> None:
         self.quit = True
         self.closed = True
+        self.said_goodbye.set()
 
 
 class Dialer:
@@ -126,8 +128,12 @@ async def test_pool_reuses_idle_sessions_and_closes_them_after_the_idle_time() -
     first = await pool.acquire()
     pool.release(first)
     assert await pool.acquire() is first and len(dial.made) == 1
+    loop = asyncio.get_running_loop()
     pool.release(first)
-    await asyncio.sleep(0.1)
+    released = loop.time()
+    assert pool.idle_count == 1 and not first.closed
+    await asyncio.wait_for(first.said_goodbye.wait(), 2)
+    assert loop.time() - released >= 0.04, "not before the idle time"
     assert first.closed and first.quit and pool.idle_count == 0, "an idle session is closed politely"
     second = await pool.acquire()
     assert second is not first and len(dial.made) == 2
@@ -141,8 +147,12 @@ async def test_pool_discards_broken_sessions_and_bounds_concurrency() -> None:
     pool = _Pool(dial, size=1, idle_seconds=10)
     a = await pool.acquire()
     waiter = asyncio.ensure_future(pool.acquire())
-    await asyncio.sleep(0.01)
-    assert not waiter.done(), "a second session waits for the only slot"
+    for _ in range(100):  # until the second acquire is parked on the only slot
+        if pool._slots._waiters:
+            break
+        await asyncio.sleep(0)
+    assert pool._slots._waiters and not waiter.done(), "a second session waits for the only slot"
+    assert len(dial.made) == 1
     a._reader.eof = True  # the server hung up while it was checked out
     pool.release(a)
     b = await waiter

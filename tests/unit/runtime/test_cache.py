@@ -97,17 +97,33 @@ def test_resource_version_comparison() -> None:
     assert not resource_version_newer_or_equal(None, "1")
 
 
+def pending_waits(store: Store, key: str) -> list[asyncio.Future[None]]:
+    """The waits on `key` registered with the store and not yet satisfied."""
+    return [fut for _, fut in store._waiters.get(key, []) if not fut.done()]
+
+
+async def parked(store: Store, key: str) -> None:
+    """Let the loop run until a wait on `key` is registered with the store: the waiter is then blocked on it."""
+    for _ in range(100):
+        if pending_waits(store, key):
+            return
+        await asyncio.sleep(0)
+    pytest.fail(f"no wait on {key} registered")
+
+
 async def test_wait_fresh_waits_for_own_write() -> None:
     store = Store()
     store.upsert(obj("a", rv="5"))
     store.note_written("default/a", "7")
     waiter = asyncio.create_task(store.wait_fresh("default/a", 2.0))
-    await asyncio.sleep(0.01)
+    await parked(store, "default/a")
     assert not waiter.done()
-    store.upsert(obj("a", rv="6"))
-    await asyncio.sleep(0.01)
+    store.upsert(obj("a", rv="6"))  # notifies synchronously: an older version leaves the wait unsatisfied
+    assert len(pending_waits(store, "default/a")) == 1
+    await asyncio.sleep(0)
     assert not waiter.done()
     store.upsert(obj("a", rv="7"))
+    assert pending_waits(store, "default/a") == []
     assert await asyncio.wait_for(waiter, 1)
     # Satisfied writes are forgotten; an old write never blocks.
     assert await store.wait_fresh("default/a", 0.01)
@@ -122,7 +138,8 @@ async def test_wait_fresh_times_out_and_accepts_deletion() -> None:
     assert not await store.wait_fresh("default/a", 0.02)
     store.note_written("default/a", "9")
     waiter = asyncio.create_task(store.wait_fresh("default/a", 2.0))
-    await asyncio.sleep(0.01)
+    await parked(store, "default/a")
+    assert not waiter.done()
     store.delete("default/a")
     assert await asyncio.wait_for(waiter, 1)
 

@@ -186,8 +186,13 @@ async def test_stop_drains_in_flight_and_takes_nothing_new() -> None:
     c.queue.add("ns/a")
     await asyncio.wait_for(started.wait(), 2)
     stopping = asyncio.create_task(c.stop(5))
-    await asyncio.sleep(0.05)
+    for _ in range(100):  # until stop() has begun: it shuts the queue first
+        if c.queue.shutting_down:
+            break
+        await asyncio.sleep(0)
+    assert c.queue.shutting_down and not stopping.done(), "stopping, and waiting for the reconcile in flight"
     c.queue.add("ns/b")  # ignored: shutting down
+    assert len(c.queue) == 0
     release.set()
     assert await stopping
     await runner
@@ -195,9 +200,11 @@ async def test_stop_drains_in_flight_and_takes_nothing_new() -> None:
 
 
 async def test_stop_cancels_after_grace() -> None:
+    started = asyncio.Event()
     cancelled = asyncio.Event()
 
     async def hang(r: Request) -> None:
+        started.set()
         try:
             await asyncio.sleep(60)
         except asyncio.CancelledError:
@@ -207,7 +214,8 @@ async def test_stop_cancels_after_grace() -> None:
     c = make("t-grace", Scripted(hang), max_concurrency=1)
     runner = asyncio.create_task(c.run())
     c.queue.add("ns/a")
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(started.wait(), 2)  # in flight
+    assert not cancelled.is_set()
     assert not await c.stop(0.05)
     assert cancelled.is_set()
     await runner

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import io
+import json
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
 import pytest
+import structlog
 
 from dbops.runtime.client import ApiError, KubeClient, NotFound, Resource
-from dbops.runtime.events import EventBroadcaster, emit_on_change, truncate_message
-from dbops.runtime.log import reconcile_id_var
+from dbops.runtime.events import EventBroadcaster, truncate_message
+from dbops.runtime.log import configure_logging, reconcile_id_var
 
 
 class FakeEventsApi:
@@ -61,16 +64,23 @@ CLUSTER_ROLE: dict[str, Any] = {
 
 
 @contextlib.asynccontextmanager
-async def running(**kw: Any) -> AsyncIterator[tuple[EventBroadcaster, FakeEventsApi]]:
-    api = FakeEventsApi()
-    b = EventBroadcaster(cast(KubeClient, api), reporting_instance="pod-1", retry_base=0.001, **kw)
+async def broadcasting(api: Any, **kw: Any) -> AsyncIterator[EventBroadcaster]:
+    """A running broadcaster writing to `api`, stopped at the end."""
+    b = EventBroadcaster(cast(KubeClient, api), **{"reporting_instance": "pod-1", "retry_base": 0.001, **kw})
     task = asyncio.create_task(b.run())
     try:
-        yield b, api
+        yield b
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@contextlib.asynccontextmanager
+async def running(**kw: Any) -> AsyncIterator[tuple[EventBroadcaster, FakeEventsApi]]:
+    api = FakeEventsApi()
+    async with broadcasting(api, **kw) as b:
+        yield b, api
 
 
 async def test_event_fields() -> None:
@@ -202,26 +212,6 @@ async def test_queue_bound() -> None:
     assert b.pending == 3
 
 
-async def test_emit_on_change() -> None:
-    async with running() as (b, api):
-        rec = b.recorder("databaseinstance-controller")
-        assert not emit_on_change(
-            rec, DB, previous="True", current="True", etype="Normal", reason="Connected", message="m"
-        )
-        built: list[int] = []
-
-        def message() -> str:
-            built.append(1)
-            return "Connected to postgres"
-
-        assert emit_on_change(
-            rec, DB, previous=None, current="True", etype="Normal", reason="Connected", message=message
-        )
-        await b.flush(1)
-    assert built == [1]
-    assert [e["reason"] for e in api.events.values()] == ["Connected"]
-
-
 class SlowEventsApi(FakeEventsApi):
     """Each write takes a while; records how many are in flight at once and whether one Event is ever written twice
     concurrently."""
@@ -269,3 +259,137 @@ async def test_writers_drain_a_burst_concurrently_without_sharing_an_event() -> 
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class GatedEventsApi(FakeEventsApi):
+    """Each write waits until the test opens its gate: `started` lists the writes in flight, by involved name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[str] = []
+        self.gates: dict[str, list[asyncio.Event]] = {}
+
+    async def _gate(self, event_name: str) -> None:
+        involved = event_name.rsplit(".", 1)[0]
+        gate = asyncio.Event()
+        self.gates.setdefault(involved, []).append(gate)
+        self.started.append(involved)
+        await gate.wait()
+
+    def open(self, involved: str) -> None:
+        """Let the oldest waiting write about `involved` proceed."""
+        self.gates[involved].pop(0).set()
+
+    async def create(self, resource: Resource, body: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+        await self._gate(body["metadata"]["name"])
+        return await super().create(resource, body, namespace)
+
+    async def patch(self, resource: Resource, name: str, patch: Any, namespace: str | None = None, **_: Any) -> Any:
+        await self._gate(name)
+        return await super().patch(resource, name, patch, namespace)
+
+
+def about(name: str) -> dict[str, Any]:
+    return {**DB, "metadata": {**DB["metadata"], "name": name, "uid": f"uid-{name}"}}
+
+
+async def until(check: Any, what: str) -> None:
+    """Yield loop turns until `check()` holds (the writers run meanwhile); fail after 1,000 turns."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0)
+    pytest.fail(f"not within 1,000 loop turns: {what}")
+
+
+@contextlib.asynccontextmanager
+async def gated(**kw: Any) -> AsyncIterator[tuple[EventBroadcaster, GatedEventsApi]]:
+    api = GatedEventsApi()
+    async with broadcasting(api, **{"burst": 100, **kw}) as b:
+        yield b, api
+
+
+async def test_flushed_waits_for_every_earlier_emission_and_not_for_later_ones() -> None:
+    async with gated(writers=4) as (b, api):
+        rec = b.recorder("c")
+        assert b.submitted == 0 and b.settled_through == 0
+        await asyncio.wait_for(b.flushed(), 1)  # nothing emitted yet: returns at once
+        rec.normal(about("a"), "R", "m")
+        rec.normal(about("b"), "R", "m")
+        assert b.submitted == 2
+        waiter = asyncio.create_task(b.flushed())
+        await until(lambda: sorted(api.started) == ["a", "b"], "both writes in flight")
+        api.open("b")
+        await until(lambda: any(e["involvedObject"]["name"] == "b" for e in api.events.values()), "b written")
+        # The younger write finished first: the barrier stays where the older, unwritten one holds it.
+        assert b.settled_through == 0 and not waiter.done()
+        rec.normal(about("c"), "R", "m")  # emitted after the barrier was taken: it must not hold the barrier up
+        await until(lambda: "c" in api.started, "c in flight")
+        api.open("a")
+        await asyncio.wait_for(waiter, 1)
+        assert b.settled_through == 2 and b.submitted == 3 and b.pending == 1
+        assert {e["involvedObject"]["name"] for e in api.events.values()} == {"a", "b"}
+        late = asyncio.create_task(b.flushed())
+        await until(lambda: b.settled_through == 2 and not late.done(), "the barrier of c taken")
+        api.open("c")
+        await asyncio.wait_for(late, 1)
+        assert b.settled_through == 3 and len(api.events) == 3
+
+
+async def test_a_repeat_folded_into_a_write_in_flight_is_settled_by_the_write_that_carries_it() -> None:
+    async with gated() as (b, api):
+        rec = b.recorder("c")
+        rec.warning(about("a"), "Failed", "same")
+        await until(lambda: api.started == ["a"], "the create in flight")
+        rec.warning(about("a"), "Failed", "same")  # folded: the create in flight carries count 1 only
+        api.open("a")
+        await until(lambda: api.started == ["a", "a"], "the patch carrying the repeat in flight")
+        assert b.settled_through == 1 and b.submitted == 2
+        (event,) = api.events.values()
+        assert event["count"] == 1
+        api.open("a")
+        await asyncio.wait_for(b.flushed(), 1)
+        assert b.settled_through == 2 and event["count"] == 2 and api.calls == ["create", "patch"]
+
+
+async def test_dropped_emissions_settle_too() -> None:
+    async with gated(burst=1, max_retries=1) as (b, api):
+        rec = b.recorder("c")
+        assert rec.normal(about("a"), "R", "first")
+        assert not rec.normal(about("a"), "R", "rate-limited")
+        await until(lambda: api.started == ["a"], "the first write in flight")
+        assert b.settled_through == 0, "the rate-limited emission is settled, the older one in flight is not"
+        api.fail_next = [ApiError(403, "Forbidden")]  # permanent: dropped after one attempt
+        api.open("a")
+        await asyncio.wait_for(b.flushed(), 1)
+        assert b.settled_through == 2 and api.events == {} and b.stats.dropped_failed == 1
+    full = EventBroadcaster(cast(KubeClient, FakeEventsApi()), reporting_instance="p", queue_size=1)
+    recorder = full.recorder("c")
+    assert recorder.normal(about("x"), "R", "queued") and not recorder.normal(about("y"), "R", "queue full")
+    assert full.submitted == 2 and full.settled_through == 0  # the queued one holds the barrier (no sender running)
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    buf = io.StringIO()
+    configure_logging("debug", "json", stream=buf)
+    yield buf
+    structlog.reset_defaults()
+
+
+async def test_the_barrier_is_logged_for_observers_of_the_operator_log(log_stream: io.StringIO) -> None:
+    """The e2e tests see the operator only from outside: each emission's debug record carries its `seq`, each advance
+    of the barrier is a record `Kubernetes events written` with `through`."""
+    async with gated() as (b, api):
+        rec = b.recorder("c")
+        rec.normal(about("a"), "R", "m")
+        rec.normal(about("b"), "R", "m")
+        await until(lambda: len(api.started) == 2, "both writes in flight")
+        api.open("b")
+        api.open("a")
+        await asyncio.wait_for(b.flushed(), 1)
+    records = [json.loads(line) for line in log_stream.getvalue().splitlines()]
+    emitted = [r["seq"] for r in records if r["msg"] == "Emitted Kubernetes event"]
+    written = [r["through"] for r in records if r["msg"] == "Kubernetes events written"]
+    assert emitted == [1, 2]
+    assert written == [2], "b alone did not advance the barrier past the unwritten a"
