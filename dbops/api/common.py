@@ -327,6 +327,11 @@ class DeletionConfirmation(ApiModel):
     hash: str = Field(description="Confirmation hash: 8 hex characters over the sorted child identifiers.")
     children: list[str] = Field(description="Identifiers of the children that block or are removed by the deletion.")
     remaining_count: Int32 = Field(description="Number of children that still exist.")
+    total_count: Int32 | None = Field(
+        default=None,
+        description="Number of children the confirmed cascade started with (a dbops addition: the "
+        "CascadeDeleteComplete event reports it, and it is recorded, not parsed back from the message).",
+    )
     message: str = Field(description="What to do to confirm, or the cascade's progress.")
 
 

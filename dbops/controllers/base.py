@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import secrets
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from dbops.api.kinds import KindInfo
 from dbops.api.meta import Resource as ApiObject
@@ -23,9 +23,20 @@ from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProb
 from dbops.controllers.references import checked_gate
 from dbops.controllers.refusal import Refused
 from dbops.controllers.server_ownership import ServerOwnership
+from dbops.controllers.transitions import (
+    READY_REASON_AND_MESSAGE,
+    SYNCED_REASON_AND_MESSAGE,
+    Announcement,
+    Selector,
+    condition_state,
+    due,
+)
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
+from dbops.metrics import metric_namespace
 from dbops.runtime import (
+    NORMAL,
+    WARNING,
     EventRecorder,
     Request,
     Result,
@@ -45,13 +56,32 @@ VOLATILE_STATUS_FIELDS = ("reconcileID", "lastReconcileTime")
 
 
 class StatusDraft:
-    """The status a reconcile is computing, started from a copy of the stored one so unknown fields survive."""
+    """The status a reconcile is computing, started from a copy of the stored one so unknown fields survive.
+
+    It also carries the events this reconcile announces on a change of state (`transitions`): each is said once,
+    with the status write that records the change (`KindReconciler.write_status` / `say_due`).
+    """
 
     def __init__(self, stored: Mapping[str, Any] | None, generation: int | None) -> None:
         self.before: Obj = copy.deepcopy(dict(stored or {}))
         self.data: Obj = copy.deepcopy(self.before)
         self.data.setdefault("conditions", [])
         self.generation = generation
+        self.announcements: list[Announcement] = []
+
+    def warning_on_change(self, reason: str, message: str, *, when: Selector) -> None:
+        """A Warning to say if the part of status `when` selects differs between the stored and the written status."""
+        self.announcements.append(Announcement(WARNING, reason, message, when))
+
+    def normal_on_change(self, reason: str, message: str, *, when: Selector) -> None:
+        """A Normal event to say on a change of the part of status `when` selects."""
+        self.announcements.append(Announcement(NORMAL, reason, message, when))
+
+    def take_due(self) -> list[Announcement]:
+        """The announcements whose state changed, each handed out once."""
+        found = due(self.announcements, self.before, self.data)
+        self.announcements.clear()
+        return found
 
     def condition(self, ctype: str, status: bool | str, reason: str, message: str = "") -> None:
         """Set a condition by metav1.Condition rules, stamped with the object's generation."""
@@ -87,6 +117,14 @@ class StatusDraft:
             return result
 
         return strip(self.data) != strip(self.before)
+
+
+class DriftGauges(Protocol):
+    """The drift gauge bookkeeping of `drift.DriftChecker` (named here: `drift` imports this module)."""
+
+    def forget(self, namespace: str, name: str) -> None: ...
+
+    def publish_stored(self, namespace: str, name: str, status: Mapping[str, Any] | None) -> None: ...
 
 
 class KindReconciler(Generic[ModelT]):
@@ -138,11 +176,11 @@ class KindReconciler(Generic[ModelT]):
         read or deleted."""
         draft = self.draft(raw)
         message = str(refused)
-        previous = draft.previous_condition("Ready") or {}
-        if previous.get("reason") != refused.reason or previous.get("message") != message:
-            self.warning(raw, "ReconcileFailed", f"{self.info.kind} {obj.metadata.name}: {message}", rid)
         draft.set(phase="Failed", message=message)
         draft.condition("Ready", False, refused.reason, message)
+        draft.warning_on_change(
+            "ReconcileFailed", f"{self.info.kind} {obj.metadata.name}: {message}", when=READY_REASON_AND_MESSAGE
+        )
         await self.write_status(raw, draft, rid)
         self.publish_stored(obj, draft)
 
@@ -164,12 +202,45 @@ class KindReconciler(Generic[ModelT]):
     async def finalize(self, obj: ModelT, raw: Obj, rid: str) -> Result | None:
         raise NotImplementedError
 
+    # Per-object metric series -----------------------------------------------------------------------------------
+    # One place for the bookkeeping every kind shares: its `dbops_<kind>_info` series (the labels are the kind's own,
+    # `info_labels`), its `dbops_resources` phase, and its drift gauge. A kind with more series extends these.
+
+    info_family: str | None = None
+    """The attribute of `ctx.metrics` holding this kind's info gauge (`database_info`…); None: the kind has none."""
+
+    drift_gauges: DriftGauges | None = None
+    """The kind's drift checker, for its `dbops_drift_detected` series; None: the kind has no drift."""
+
+    def info_labels(self, obj: ModelT, draft: StatusDraft) -> dict[str, str]:
+        """The kind's own labels of its info series (besides `namespace` and `phase`)."""
+        return {}
+
+    def publish(self, obj: ModelT, draft: StatusDraft) -> None:
+        """The info series and the phase, as this reconcile leaves them."""
+        metrics, name = self.ctx.metrics, obj.metadata.name or ""
+        namespace = metric_namespace(obj.metadata.namespace)
+        if self.info_family is not None:
+            labels = {**self.info_labels(obj, draft), "namespace": namespace, "phase": draft.phase or "Pending"}
+            metrics.info.set(getattr(metrics, self.info_family), (namespace, name), labels)
+        metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
+
     def forget(self, namespace: str | None, name: str) -> None:
         """Drop the object's per-object metric series (it is gone, or no longer ours)."""
+        metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
+        if self.info_family is not None:
+            metrics.info.forget(getattr(metrics, self.info_family), (label_namespace, name))
+        metrics.resources.forget(self.info.kind, label_namespace, name)
+        if self.drift_gauges is not None:
+            self.drift_gauges.forget(label_namespace, name)
 
     def publish_stored(self, obj: ModelT, draft: StatusDraft) -> None:
         """Set the object's status-derived gauges from its stored status (observability.md 2.2: rebuilt by a new
         leader before its workers start, so paused and waiting objects are shown too)."""
+        self.publish(obj, draft)
+        if self.drift_gauges is not None:
+            namespace = metric_namespace(obj.metadata.namespace)
+            self.drift_gauges.publish_stored(namespace, obj.metadata.name or "", draft.before)
 
     # Helpers ----------------------------------------------------------------------------------------------------
 
@@ -198,12 +269,31 @@ class KindReconciler(Generic[ModelT]):
         return StatusDraft(raw.get("status"), (raw.get("metadata") or {}).get("generation"))
 
     async def write_status(self, raw: Obj, draft: StatusDraft, rid: str, *, force: bool = False) -> Obj | None:
-        """Patch the status subresource when it changed (or `force`); stamps reconcileID and lastReconcileTime."""
+        """Patch the status subresource when it changed (or `force`); stamps reconcileID and lastReconcileTime.
+        Then says the events announced on the changes it recorded (a failed write says nothing: the next reconcile
+        derives the same transitions again)."""
         if not (force or draft.changed()):
+            self.say_due(raw, draft, rid)
             return None
         draft.data["reconcileID"] = rid
         draft.data["lastReconcileTime"] = now_rfc3339()
-        return await patch_status(self.ctx.client, self.resource, raw, draft.data)
+        written = await patch_status(self.ctx.client, self.resource, raw, draft.data)
+        self.say_due(raw, draft, rid)
+        return written
+
+    def say_due(self, raw: Obj, draft: StatusDraft, rid: str) -> None:
+        """Say the draft's announcements whose state changed. `write_status` calls it; a path that ends without
+        writing (the object is released right after) calls it itself."""
+        for announcement in draft.take_due():
+            if announcement.etype == WARNING:
+                self.warning(raw, announcement.reason, announcement.message, rid)
+            else:
+                self.normal(raw, announcement.reason, announcement.message)
+
+    def synced_failed(self, draft: StatusDraft, reason: str, message: str, event_message: str) -> None:
+        """An apply failed: Synced=False with `reason`, and a `reason` Warning for a first or different error."""
+        draft.condition("Synced", False, reason, message)
+        draft.warning_on_change(reason, event_message, when=SYNCED_REASON_AND_MESSAGE)
 
     def warning(self, raw: Mapping[str, Any], reason: str, message: str, rid: str) -> None:
         """A Warning event; its message starts with the reconcile ID (observability.md 1.1)."""
@@ -223,16 +313,15 @@ class KindReconciler(Generic[ModelT]):
                     continue
         return self.ctx.config.default_drift_interval
 
-    def report_options(self, raw: Obj, draft: StatusDraft, rid: str, fields: list[str], engine: str) -> None:
+    def report_options(self, raw: Obj, draft: StatusDraft, fields: list[str], engine: str) -> None:
         """OptionsHonored, and an UnsupportedOption Warning when the set of unhonoured fields changes (api.md 1.5)."""
-        previous = draft.previous_condition("OptionsHonored") or {}
         if fields:
             listed = ", ".join(sorted(fields))
-            if previous.get("reason") != "UnsupportedOption" or previous.get("message") != listed:
-                name = raw["metadata"]["name"]
-                self.warning(
-                    raw, "UnsupportedOption", f"{self.info.kind} {name}: not applied on {engine}: {listed}", rid
-                )
             draft.condition("OptionsHonored", False, "UnsupportedOption", listed)
+            draft.warning_on_change(
+                "UnsupportedOption",
+                f"{self.info.kind} {raw['metadata']['name']}: not applied on {engine}: {listed}",
+                when=condition_state("OptionsHonored", "reason", "message"),
+            )
         else:
             draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")

@@ -36,6 +36,7 @@ from dbops.controllers.instances import (
 from dbops.controllers.ownership import created_roles, ownership_status, spared_names, with_created_roles
 from dbops.controllers.references import check_object_references, checked_gate
 from dbops.controllers.server_ownership import DATABASES
+from dbops.controllers.transitions import condition_state
 from dbops.engines.base import (
     EngineAdapter,
     EngineError,
@@ -87,6 +88,8 @@ async def _verify(adapter: EngineAdapter, spec: DatabaseSpec) -> None:
 class DatabaseReconciler(KindReconciler[Database]):
     """Reconciles Database objects on every engine through the instance's adapter."""
 
+    info_family = "database_info"
+
     def __init__(self, ctx: OperatorContext) -> None:
         super().__init__(ctx, by_kind("Database"))
         self.instances = ctx.store(INSTANCE)
@@ -97,6 +100,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         self._init_sql_attempts: dict[tuple[str, str], tuple[str, int]] = {}
         """(namespace, name) → (attempt hash, consecutive failures) of a blocked initSQL, for its backoff."""
         self.drift = DatabaseDrift(self)
+        self.drift_gauges = self.drift.checker
         self.server_objects = ctx.server_ownership(DATABASES)
 
     # Helpers ----------------------------------------------------------------------------------------------------
@@ -105,13 +109,6 @@ class DatabaseReconciler(KindReconciler[Database]):
         metrics = self.ctx.metrics
         metrics.database_operations.labels(operation, engine, "success" if ok else "failure", namespace).inc()
         metrics.database_operation_duration.labels(operation, engine, namespace).observe(time.monotonic() - started)
-
-    def _fail_once(self, raw: Obj, draft: StatusDraft, rid: str, reason: str, message: str, event_message: str) -> None:
-        """Record an error in Synced/Ready; emit its Warning only for a first or different error."""
-        previous = draft.previous_condition("Synced") or {}
-        if previous.get("reason") != reason or previous.get("message") != message:
-            self.warning(raw, reason, event_message, rid)
-        draft.condition("Synced", False, reason, message)
 
     async def _pending(self, raw: Obj, draft: StatusDraft, rid: str, message: str) -> None:
         draft.set(phase="Pending", message=message)
@@ -131,7 +128,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         )
         if instance is None:
             await self._pending(raw, draft, rid, waiting)
-            self._publish(obj, draft, target.key.name)
+            self.publish(obj, draft)
             return None  # woken by the instance's watch when it becomes Ready
         engine = instance.engine
         init_outcome: InitSQLOutcome | None = None
@@ -142,7 +139,7 @@ class DatabaseReconciler(KindReconciler[Database]):
             unsupported = adapter.unsupported_database_fields(spec, None)
             if spec.init_sql is not None and not isinstance(adapter, InitSQLRunner):
                 unsupported = [*unsupported, INIT_SQL_FIELD]
-            self.report_options(raw, draft, rid, unsupported, engine)
+            self.report_options(raw, draft, unsupported, engine)
             names = _ownership_names(spec, adapter, unsupported)
             owner = effective_owner(spec, names)
             async with self.ctx.servers.operation(instance.target.key):
@@ -169,16 +166,16 @@ class DatabaseReconciler(KindReconciler[Database]):
             message = str(error)
             draft.set(phase="Failed", message=message)
             draft.condition("Ready", False, "InvalidSpec", message)
-            self._fail_once(raw, draft, rid, "InvalidSpec", message, f"Database {name}: {message}")
+            self.synced_failed(draft, "InvalidSpec", message, f"Database {name}: {message}")
             await self.write_status(raw, draft, rid)
-            self._publish(obj, draft, instance.name)
+            self.publish(obj, draft)
             return None  # permanent: woken by a spec change
         except (EngineError, ConnectionFailure, InstanceProblem) as error:
             draft.set(phase="Failed", message=str(error))
             draft.condition("Ready", False, "ReconcileFailed", str(error))
-            self._fail_once(raw, draft, rid, "ReconcileFailed", str(error), f"Database {name}: apply failed: {error}")
+            self.synced_failed(draft, "ReconcileFailed", str(error), f"Database {name}: apply failed: {error}")
             await self.write_status(raw, draft, rid)
-            self._publish(obj, draft, instance.name)
+            self.publish(obj, draft)
             raise TransientError(str(error)) from None
 
         draft.set(observedGeneration=obj.metadata.generation)
@@ -225,7 +222,9 @@ class DatabaseReconciler(KindReconciler[Database]):
         if init_outcome is not None and init_outcome.retry_after is not None:
             requeue = min(requeue, init_outcome.retry_after)
         await self.write_status(raw, draft, rid)
-        self._publish(obj, draft, instance.name, observed)
+        self.publish(obj, draft)
+        if observed.size_bytes is not None:
+            self._size_gauge(obj, adapter.engine, observed.size_bytes)
         if outcome.error is not None:
             raise TransientError(outcome.error)
         return Result(requeue_after=requeue)
@@ -371,10 +370,8 @@ class DatabaseReconciler(KindReconciler[Database]):
             self._operation("create", instance.engine, namespace, False, started)
             draft.set(phase="Failed", message=str(error))
             draft.condition("Ready", False, "CreateFailed", str(error))
-            self._fail_once(
-                raw,
+            self.synced_failed(
                 draft,
-                rid,
                 "CreateFailed",
                 str(error),
                 f"Failed to create database {spec.name} on instance {instance.name}: {error}",
@@ -410,41 +407,21 @@ class DatabaseReconciler(KindReconciler[Database]):
         return {k: v for k, v in status.items() if v is not None}
 
     def publish_stored(self, obj: Database, draft: StatusDraft) -> None:
-        self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
-        self.drift.publish_stored(obj.metadata.namespace, obj.metadata.name or "", draft.before)
+        super().publish_stored(obj, draft)
         size = (draft.data.get("database") or {}).get("sizeBytes")
         instance = gate(target_of(obj.spec, obj.metadata.namespace), self.instances, self.cluster_instances)[0]
         if size is not None:
-            engine = instance.engine if instance else "unknown"
-            self.ctx.metrics.database_size.labels(
-                obj.metadata.name,
-                target_of(obj.spec, obj.metadata.namespace).key.name,
-                engine,
-                metric_namespace(obj.metadata.namespace),
-            ).set(size)
+            self._size_gauge(obj, instance.engine if instance else "unknown", size)
 
-    def _publish(
-        self, obj: Database, draft: StatusDraft, instance: str, observed: ObservedDatabase | None = None
-    ) -> None:
-        metrics, name = self.ctx.metrics, obj.metadata.name or ""
+    def info_labels(self, obj: Database, draft: StatusDraft) -> dict[str, str]:
+        instance = target_of(obj.spec, obj.metadata.namespace).key.name
+        return {"database": obj.metadata.name or "", "instance_ref": instance, "db_name": obj.spec.name}
+
+    def _size_gauge(self, obj: Database, engine: str, size: int) -> None:
+        """`dbops_database_size_bytes` of this Database (behaviour.md 6.5)."""
+        instance = target_of(obj.spec, obj.metadata.namespace).key.name
         namespace = metric_namespace(obj.metadata.namespace)
-        metrics.info.set(
-            metrics.database_info,
-            (namespace, name),
-            {
-                "database": name,
-                "namespace": namespace,
-                "instance_ref": instance,
-                "db_name": obj.spec.name,
-                "phase": draft.phase or "Pending",
-            },
-        )
-        metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
-        if observed is not None and observed.size_bytes is not None:
-            engine = self.ctx.servers.cached(target_of(obj.spec, obj.metadata.namespace).key)
-            metrics.database_size.labels(name, instance, engine.engine if engine else "unknown", namespace).set(
-                observed.size_bytes
-            )
+        self.ctx.metrics.database_size.labels(obj.metadata.name, instance, engine, namespace).set(size)
 
     # Deletion ---------------------------------------------------------------------------------------------------
 
@@ -493,8 +470,11 @@ class DatabaseReconciler(KindReconciler[Database]):
             if not force:
                 draft.set(phase="Failed", message=message)
                 draft.condition("Ready", False, "SnapshotStorageMissing", message)
-                if (draft.previous_condition("Ready") or {}).get("reason") != "SnapshotStorageMissing":
-                    self.warning(raw, "DeletionBlocked", f"Deletion of Database {name} is blocked: {message}", rid)
+                draft.warning_on_change(
+                    "DeletionBlocked",
+                    f"Deletion of Database {name} is blocked: {message}",
+                    when=condition_state("Ready", "reason"),
+                )
                 await self.write_status(raw, draft, rid)
                 return Result(requeue_after=60)
         else:
@@ -551,11 +531,8 @@ class DatabaseReconciler(KindReconciler[Database]):
         ]
 
     def forget(self, namespace: str | None, name: str) -> None:
-        metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
-        metrics.info.forget(metrics.database_info, (label_namespace, name))
-        metrics.forget_object(database=name, namespace=label_namespace)
-        metrics.resources.forget(self.info.kind, label_namespace, name)
-        self.drift.forget(namespace, name)
+        super().forget(namespace, name)
+        self.ctx.metrics.forget_object(database=name, namespace=metric_namespace(namespace))
 
 
 def _now() -> str:

@@ -14,7 +14,6 @@ with a failing initSQL would look "allow-destructive-drift changed" on every rec
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from dbops.api.database import Database
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
@@ -78,7 +77,7 @@ class DatabaseDrift:
         spec = obj.spec
         policy = drift_policy(ctx, spec, instance)
         if report_interval:
-            self.checker.report_interval(raw, draft, rid, policy)
+            self.checker.report_interval(raw, draft, policy)
         support = database_drift_support(adapter)
         if support is None:
             draft.condition("Synced", True, "ReconcileSuccess", BASE_MESSAGE)
@@ -100,11 +99,3 @@ class DatabaseDrift:
             base=BASE_MESSAGE,
             operation=operation,
         )
-
-    def forget(self, namespace: str | None, name: str) -> None:
-        """Drop the Database's drift gauge series (deleted, or no longer ours)."""
-        self.checker.forget(metric_namespace(namespace), name)
-
-    def publish_stored(self, namespace: str | None, name: str, status: Any) -> None:
-        """Rebuild the drift gauge from the stored status (a new leader, observability.md 2.2)."""
-        self.checker.publish_stored(metric_namespace(namespace), name, status)

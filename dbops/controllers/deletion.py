@@ -18,18 +18,17 @@ again.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import hashlib
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
-from dbops.controllers.base import KindReconciler, Obj
+from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext
+from dbops.controllers.transitions import READY_REASON_AND_MESSAGE, all_of, condition_state, field_state
 from dbops.runtime import NotFound, Resource, Result
 
 PROTECTION_RETRY_SECONDS = 30.0
@@ -66,14 +65,10 @@ def confirmation_hash(identifiers: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(sorted(identifiers)).encode()).hexdigest()[:8]
 
 
-_CASCADE_TOTAL = re.compile(r"of (\d+) dependents remain")
-
-
 def _cascade_total(confirmation: dict[str, Any]) -> int:
-    """How many dependents the running cascade started with; kept in its progress message, since
-    `deletionConfirmation` has no field for it and `remainingCount` shrinks as they go."""
-    match = _CASCADE_TOTAL.search(str(confirmation.get("message") or ""))
-    return int(match.group(1)) if match else int(confirmation.get("remainingCount") or 0)
+    """How many dependents the running cascade started with: `totalCount`, recorded when it was confirmed
+    (`remainingCount` shrinks as they go); a cascade confirmed before that field existed falls back to it."""
+    return int(confirmation.get("totalCount") or confirmation.get("remainingCount") or 0)
 
 
 Lookup = Callable[[str, str, str], Obj | None]
@@ -209,19 +204,16 @@ async def run_gates(
     covered = under_cascade(kind, raw, lookup)
     force = ann.is_true(annotations, ann.FORCE_DELETE) or covered is not None
     draft = reconciler.draft(raw)
-    previous_ready = draft.previous_condition("Ready") or {}
 
     if protected and not force:
         draft.set(phase="Failed", message=f"deletion blocked by deletion protection; {protection_hint}")
         draft.condition("Ready", False, "DeletionProtected", draft.data["message"])
-        if previous_ready.get("reason") != "DeletionProtected":
-            reconciler.warning(
-                raw,
-                "DeletionBlocked",
-                f"Deletion of {kind} {name} is blocked by deletion protection; {protection_hint} or annotate "
-                f"{ann.FORCE_DELETE}=true",
-                rid,
-            )
+        draft.warning_on_change(
+            "DeletionBlocked",
+            f"Deletion of {kind} {name} is blocked by deletion protection; {protection_hint} or annotate "
+            f"{ann.FORCE_DELETE}=true",
+            when=condition_state("Ready", "reason"),
+        )
         await reconciler.write_status(raw, draft, rid)
         # An ancestor awaiting its confirmation may cover this object any moment: look again soon.
         pending = _force_pending(kind, raw, lookup)
@@ -234,14 +226,12 @@ async def run_gates(
         message = f"deletion blocked by {len(identifiers)} dependents: {listed}"
         draft.set(phase="Failed", message=message)
         draft.condition("Ready", False, "DependenciesExist", message)
-        if previous_ready.get("reason") != "DependenciesExist" or previous_ready.get("message") != message:
-            reconciler.warning(
-                raw,
-                "DeletionBlocked",
-                f"Deletion of {kind} {name} is blocked by {len(identifiers)} dependents: {listed}; delete them "
-                f"first or annotate {ann.FORCE_DELETE}=true",
-                rid,
-            )
+        draft.warning_on_change(
+            "DeletionBlocked",
+            f"Deletion of {kind} {name} is blocked by {len(identifiers)} dependents: {listed}; delete them "
+            f"first or annotate {ann.FORCE_DELETE}=true",
+            when=READY_REASON_AND_MESSAGE,
+        )
         await reconciler.write_status(raw, draft, rid)
         pending = _force_pending(kind, raw, lookup)
         return Result(requeue_after=CASCADE_RECHECK_SECONDS if pending else DEPENDENTS_RECHECK_SECONDS)
@@ -275,14 +265,12 @@ async def run_gates(
                 },
             )
             draft.condition("Ready", False, "PendingDeletionConfirmation", message)
-            if confirmation.get("hash") != digest or previous_ready.get("reason") != "PendingDeletionConfirmation":
-                reconciler.warning(
-                    raw,
-                    "ForceDeletePending",
-                    f"Force delete of {kind} {name} would delete {len(identifiers)} dependents: {listed}. "
-                    f"Confirm with annotation {ann.CONFIRM_FORCE_DELETE}={digest}",
-                    rid,
-                )
+            draft.warning_on_change(
+                "ForceDeletePending",
+                f"Force delete of {kind} {name} would delete {len(identifiers)} dependents: {listed}. "
+                f"Confirm with annotation {ann.CONFIRM_FORCE_DELETE}={digest}",
+                when=all_of(field_state("deletionConfirmation", "hash"), condition_state("Ready", "reason")),
+            )
             await reconciler.write_status(raw, draft, rid)
             return Result(requeue_after=DEPENDENTS_RECHECK_SECONDS)
         total = max(len(identifiers), _cascade_total(confirmation) if confirmation.get("required") is False else 0)
@@ -297,6 +285,7 @@ async def run_gates(
                 "hash": digest,
                 "children": sorted(identifiers)[:10],
                 "remainingCount": len(identifiers),
+                "totalCount": total,
                 "message": message,
             },
         )
@@ -310,28 +299,37 @@ async def run_gates(
                 await reconciler.ctx.client.delete(dependent.resource, dependent.name, dependent.namespace or None)
         return Result(requeue_after=CASCADE_RECHECK_SECONDS)
 
-    if confirmation.get("required") is False and _first_completion((raw.get("metadata") or {}).get("uid")):
-        total = _cascade_total(confirmation)
-        reconciler.normal(
-            raw, "CascadeDeleteComplete", f"Cascade delete of {kind} {name} finished: {total} dependents deleted"
-        )
+    if confirmation.get("required") is False:
+        await _record_completion(reconciler, raw, draft, rid, confirmation)
     return None
 
 
-_COMPLETED: collections.OrderedDict[str, None] = collections.OrderedDict()
-"""UIDs whose CascadeDeleteComplete was emitted. The object may be reconciled once more between the event and the
-finalizer removal showing in the cache (a watch event of its own cleanup wakes it); the event is said once."""
-
-
-def _first_completion(uid: str | None) -> bool:
-    if not uid:
-        return True
-    if uid in _COMPLETED:
-        return False
-    _COMPLETED[uid] = None
-    if len(_COMPLETED) > 4096:
-        _COMPLETED.popitem(last=False)
-    return True
+async def _record_completion(
+    reconciler: KindReconciler[Any], raw: Obj, draft: StatusDraft, rid: str, confirmation: Obj
+) -> None:
+    """The confirmed cascade has no dependents left: `remainingCount` 0 is recorded and CascadeDeleteComplete is
+    said with that write. The object may be reconciled again before its finalizer removal shows in the cache (its
+    own cleanup wakes it); that reconcile reads 0 back and says nothing."""
+    meta = raw.get("metadata") or {}
+    total = _cascade_total(confirmation)
+    message = f"cascade delete finished: {total} dependents deleted"
+    draft.set(
+        phase="Deleting",
+        message=message,
+        deletionConfirmation={
+            **confirmation,
+            "children": [],
+            "remainingCount": 0,
+            "totalCount": total,
+            "message": message,
+        },
+    )
+    draft.normal_on_change(
+        "CascadeDeleteComplete",
+        f"Cascade delete of {reconciler.info.kind} {meta.get('name', '')} finished: {total} dependents deleted",
+        when=field_state("deletionConfirmation", "remainingCount"),
+    )
+    await reconciler.write_status(raw, draft, rid)
 
 
 async def blocked_by_owned_objects(
@@ -341,17 +339,14 @@ async def blocked_by_owned_objects(
     Failed, Ready=False OwnershipBlocks, one DeletionBlocked per new finding (`hint`: what resolves it); re-checked
     after `retry_seconds`."""
     draft = reconciler.draft(raw)
-    if (draft.previous_condition("Ready") or {}).get("message") != message:
-        name = (raw.get("metadata") or {}).get("name", "")
-        reconciler.warning(
-            raw,
-            "DeletionBlocked",
-            f"Deletion of {reconciler.info.kind} {name} is blocked: {message}; {hint}, "
-            f"or annotate {ann.FORCE_DELETE}=true",
-            rid,
-        )
+    name = (raw.get("metadata") or {}).get("name", "")
     draft.set(phase="Failed", message=message)
     draft.condition("Ready", False, "OwnershipBlocks", message)
+    draft.warning_on_change(
+        "DeletionBlocked",
+        f"Deletion of {reconciler.info.kind} {name} is blocked: {message}; {hint}, or annotate {ann.FORCE_DELETE}=true",
+        when=condition_state("Ready", "message"),
+    )
     await reconciler.write_status(raw, draft, rid)
     return Result(requeue_after=retry_seconds)
 
@@ -365,17 +360,19 @@ async def cleanup_failed(
     *,
     force: bool,
     retry_seconds: float = CLEANUP_RETRY_SECONDS,
+    verb: str = "drop",
+    event_reason: str = "DeleteFailed",
 ) -> Result | None:
-    """behaviour.md 5.6: server-side cleanup failed. One DeleteFailed per first or different error; without
-    force-delete the finalizer stays (phase Deleting, retry); with it, None tells the caller to release anyway."""
+    """behaviour.md 5.6: server-side cleanup failed. One `event_reason` Warning ("Failed to <verb> <what>") per
+    first or different error; without force-delete the finalizer stays (phase Deleting, Ready=False DeleteFailed,
+    retry); with it, None tells the caller to release anyway."""
     draft = reconciler.draft(raw)
-    previous = draft.previous_condition("Ready") or {}
-    if previous.get("reason") != "DeleteFailed" or previous.get("message") != str(error):
-        suffix = "; finalizer removed because force-delete is set" if force else ""
-        reconciler.warning(raw, "DeleteFailed", f"Failed to drop {what}: {error}{suffix}", rid)
-    if force:
-        return None
     draft.set(phase="Deleting", message=str(error))
     draft.condition("Ready", False, "DeleteFailed", str(error))
+    suffix = "; finalizer removed because force-delete is set" if force else ""
+    draft.warning_on_change(event_reason, f"Failed to {verb} {what}: {error}{suffix}", when=READY_REASON_AND_MESSAGE)
+    if force:
+        reconciler.say_due(raw, draft, rid)  # released now: the failure is recorded in the event only
+        return None
     await reconciler.write_status(raw, draft, rid)
     return Result(requeue_after=retry_seconds)

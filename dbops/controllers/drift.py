@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dbops.api.common import DriftPolicy
 from dbops.config import parse_duration
 from dbops.controllers import annotations as ann
+from dbops.controllers.transitions import condition_state, field_state
 from dbops.engines.access import Difference
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
@@ -328,7 +329,7 @@ class DriftChecker:
         try:
             diffs = await subject.observe()
         except CHECK_ERRORS as error:
-            return self._check_failed(raw, draft, rid, namespace, name, str(error), operation)
+            return self._check_failed(draft, namespace, name, str(error), operation)
 
         corrected: list[str] = []
         failures: dict[str, str] = {}
@@ -351,17 +352,21 @@ class DriftChecker:
             try:
                 diffs = await subject.observe()  # "then check again" (behaviour.md 11.4)
             except CHECK_ERRORS as error:
-                return self._check_failed(raw, draft, rid, namespace, name, str(error), operation)
+                return self._check_failed(draft, namespace, name, str(error), operation)
 
         failure = "; ".join(f"{f}: {_short(e)}" for f, e in sorted(failures.items())) or None
-        if failure is not None and failure != previous.failure:
-            self.reconciler.warning(
-                raw, "DriftCorrectionFailed", f"Failed to correct drift in {self.kind} {name}: {failure}", rid
+        if failure is not None:
+            draft.warning_on_change(
+                "DriftCorrectionFailed",
+                f"Failed to correct drift in {self.kind} {name}: {failure}",
+                when=lambda status: recorded(status).failure,
             )
-        fields = frozenset(d.field for d in diffs)
-        if fields and fields != frozenset(previous.fields):
-            message = detected_message(self.kind, name, diffs, mode=policy.mode, destructive_allowed=allowed)
-            self.reconciler.warning(raw, "DriftDetected", message, rid)
+        if diffs:
+            draft.warning_on_change(
+                "DriftDetected",
+                detected_message(self.kind, name, diffs, mode=policy.mode, destructive_allowed=allowed),
+                when=lambda status: frozenset(recorded(status).fields),
+            )
 
         stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         record: Obj = {"detected": bool(diffs), "lastChecked": stamp}
@@ -399,9 +404,7 @@ class DriftChecker:
 
     def _check_failed(
         self,
-        raw: Obj,
         draft: StatusDraft,
-        rid: str,
         namespace: str,
         name: str,
         error: str,
@@ -412,9 +415,10 @@ class DriftChecker:
         metrics.drift_detections.labels(self.kind, "failure", namespace).inc()
         operation("drift_detection", False)
         message = f"drift check failed: {error}"
-        if draft.before.get("message") != message:
-            self.reconciler.warning(raw, "ReconcileFailed", f"{self.kind} {name}: drift check failed: {error}", rid)
         draft.set(message=message)
+        draft.warning_on_change(
+            "ReconcileFailed", f"{self.kind} {name}: drift check failed: {error}", when=field_state("message")
+        )
         before = draft.previous_condition("Synced")
         if before is not None and before.get("reason") in ("ReconcileSuccess", "DriftDetected"):
             draft.condition("Synced", before.get("status", "True"), before["reason"], before.get("message", ""))
@@ -422,7 +426,7 @@ class DriftChecker:
             draft.condition("Synced", False, "ReconcileFailed", message)
         return DriftOutcome(checked=False, remaining=(), requeue_after=None, error=error)
 
-    def report_interval(self, raw: Obj, draft: StatusDraft, rid: str, policy: EffectivePolicy) -> None:
+    def report_interval(self, raw: Obj, draft: StatusDraft, policy: EffectivePolicy) -> None:
         """OptionsHonored for an unparsable interval (api.md 4.1: reported as `InvalidOptionValue`, event on change).
 
         Only touches OptionsHonored when the interval is invalid, or when it was the recorded reason."""
@@ -432,8 +436,11 @@ class DriftChecker:
             path, value = policy.invalid
             default = self.reconciler.ctx.config.default_drift_interval
             listed = f"{path}: cannot parse duration {value!r}; using {default:g}s"
-            if previous.get("reason") != "InvalidOptionValue" or previous.get("message") != listed:
-                self.reconciler.warning(raw, "InvalidOptionValue", f"{self.kind} {name}: {listed}", rid)
             draft.condition("OptionsHonored", False, "InvalidOptionValue", listed)
+            draft.warning_on_change(
+                "InvalidOptionValue",
+                f"{self.kind} {name}: {listed}",
+                when=condition_state("OptionsHonored", "reason", "message"),
+            )
         elif previous.get("reason") == "InvalidOptionValue":
             draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")

@@ -31,7 +31,7 @@ from dbops.api.kinds import by_kind
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.context import OperatorContext, adapter_for
 from dbops.controllers.declared_prerequisites import PrerequisiteGate
-from dbops.controllers.deletion import force_in_effect, run_gates
+from dbops.controllers.deletion import cleanup_failed, force_in_effect, run_gates
 from dbops.controllers.drift import DriftChecker, DriftOutcome
 from dbops.controllers.instances import (
     CLUSTER_INSTANCE,
@@ -54,6 +54,7 @@ from dbops.controllers.role import (
     role_adapter,
 )
 from dbops.controllers.rotation import grantee_name
+from dbops.controllers.transitions import READY_REASON_AND_MESSAGE, SYNCED_REASON_AND_MESSAGE
 from dbops.engines.access import AccessOutcome, DeclaredAccess, drift_support
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
@@ -181,6 +182,8 @@ def counts(outcome: AccessOutcome) -> str:
 class GrantReconciler(KindReconciler[Any]):
     """Reconciles DatabaseGrant or ClusterDatabaseGrant objects through the grantee's instance."""
 
+    info_family = "grant_info"
+
     def __init__(self, ctx: OperatorContext, kind: str) -> None:
         super().__init__(ctx, by_kind(kind))
         self.instances = ctx.store(INSTANCE)
@@ -192,7 +195,7 @@ class GrantReconciler(KindReconciler[Any]):
         self.prerequisites = PrerequisiteGate(
             lambda k: ctx.store(by_kind(k)), self.instances, self.cluster_instances, ctx.references
         )
-        self.drift = DriftChecker(self)
+        self.drift = self.drift_gauges = DriftChecker(self)
 
     @property
     def cluster(self) -> bool:
@@ -281,16 +284,16 @@ class GrantReconciler(KindReconciler[Any]):
         draft.set(phase="Pending", message=message)
         draft.condition("Ready", False, reason, message)
         await self.write_status(raw, draft, rid)
-        self._publish(obj, draft)
+        self.publish(obj, draft)
 
     async def _permanent(self, obj: Any, raw: Obj, draft: StatusDraft, rid: str, reason: str, message: str) -> None:
-        previous = draft.previous_condition("Ready") or {}
-        if previous.get("reason") != reason or previous.get("message") != message:
-            self.warning(raw, "ReconcileFailed", f"{self.info.kind} {obj.metadata.name}: {message}", rid)
         draft.set(phase="Failed", message=message)
         draft.condition("Ready", False, reason, message)
+        draft.warning_on_change(
+            "ReconcileFailed", f"{self.info.kind} {obj.metadata.name}: {message}", when=READY_REASON_AND_MESSAGE
+        )
         await self.write_status(raw, draft, rid)
-        self._publish(obj, draft)
+        self.publish(obj, draft)
 
     # Reconcile --------------------------------------------------------------------------------------------------
 
@@ -383,7 +386,7 @@ class GrantReconciler(KindReconciler[Any]):
         draft.condition("Ready", True, "ReconcileSuccess", "Grants applied")
         drift = await self._check_drift(obj, raw, draft, rid, instance, grantee, digest, applied=due)
         await self.write_status(raw, draft, rid)
-        self._publish(obj, draft)
+        self.publish(obj, draft)
         if drift.error is not None:
             raise TransientError(drift.error)
         return Result(requeue_after=drift.requeue_after) if drift.requeue_after is not None else None
@@ -403,7 +406,7 @@ class GrantReconciler(KindReconciler[Any]):
         """behaviour.md 10.2 step 6 / 11: drift of this grant's items through the shared checker."""
         base = f"grants applied (set {digest})"
         policy = drift_policy(self.ctx, obj.spec, instance)
-        self.drift.report_interval(raw, draft, rid, policy)
+        self.drift.report_interval(raw, draft, policy)
         try:
             support = drift_support(await adapter_for(self.ctx, instance))
         except (EngineError, ConnectionFailure, InstanceProblem) as error:
@@ -450,41 +453,26 @@ class GrantReconciler(KindReconciler[Any]):
     async def _apply_failed(
         self, obj: Any, raw: Obj, draft: StatusDraft, rid: str, grantee: Grantee, message: str, event: str
     ) -> None:
-        previous = draft.previous_condition("Synced") or {}
-        if previous.get("reason") != "ReconcileFailed" or previous.get("message") != message:
-            self.warning(raw, "ApplyFailed", event, rid)
         draft.set(phase="Failed", message=message)
         draft.condition("Synced", False, "ReconcileFailed", message)
         draft.condition("Ready", False, "ReconcileFailed", message)
+        draft.warning_on_change("ApplyFailed", event, when=SYNCED_REASON_AND_MESSAGE)
         await self.write_status(raw, draft, rid)
-        self._publish(obj, draft)
+        self.publish(obj, draft)
 
-    def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
-        self._publish(obj, draft)
-        self.drift.publish_stored(metric_namespace(obj.metadata.namespace), obj.metadata.name or "", draft.before)
-
-    def _publish(self, obj: Any, draft: StatusDraft) -> None:
-        metrics, name = self.ctx.metrics, obj.metadata.name or ""
-        namespace = metric_namespace(obj.metadata.namespace)
+    def info_labels(self, obj: Any, draft: StatusDraft) -> dict[str, str]:
         spec = obj.spec
         user_ref = spec.user_ref.name if spec.user_ref is not None else (spec.role_ref.name if spec.role_ref else "")
         database_ref = getattr(spec, "database_ref", None)
         privileges = sorted(
             {p for block in (spec.postgres, spec.mysql) if block for g in block.grants or () for p in g.privileges}
         )
-        metrics.info.set(
-            metrics.grant_info,
-            (namespace, name),
-            {
-                "grant": name,
-                "namespace": namespace,
-                "user_ref": user_ref,
-                "database_ref": database_ref.name if database_ref is not None else "",
-                "privileges": ",".join(privileges),
-                "phase": draft.phase or "Pending",
-            },
-        )
-        metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
+        return {
+            "grant": obj.metadata.name or "",
+            "user_ref": user_ref,
+            "database_ref": database_ref.name if database_ref is not None else "",
+            "privileges": ",".join(privileges),
+        }
 
     # Deletion ---------------------------------------------------------------------------------------------------
 
@@ -502,7 +490,6 @@ class GrantReconciler(KindReconciler[Any]):
         name = obj.metadata.name or ""
         namespace = metric_namespace(obj.metadata.namespace)
         force = force_in_effect(self, raw)
-        draft = self.draft(raw)
         skipped: str | None = None
         grantee: Grantee | None = None
         instance: ResolvedInstance | None = None
@@ -535,17 +522,20 @@ class GrantReconciler(KindReconciler[Any]):
                     raise EngineError("; ".join(f"{f}: {e}" for f, e in outcome.failures))
             except (EngineError, ConnectionFailure, InstanceProblem, UnsupportedEngine, InvalidSpec) as error:
                 self._operation("delete", instance.engine, namespace, False)
-                previous = draft.previous_condition("Ready") or {}
-                if previous.get("reason") != "DeleteFailed" or previous.get("message") != str(error):
-                    suffix = "; finalizer removed because force-delete is set" if force else ""
-                    self.warning(
-                        raw, "RevokeFailed", f"Failed to revoke grants of {grantee.server_name}: {error}{suffix}", rid
-                    )
-                if not force:
-                    draft.set(phase="Deleting", message=str(error))
-                    draft.condition("Ready", False, "DeleteFailed", str(error))
-                    await self.write_status(raw, draft, rid)
-                    return Result(requeue_after=REVOKE_RETRY_SECONDS)
+                what = f"grants of {grantee.server_name}"
+                retry = await cleanup_failed(
+                    self,
+                    raw,
+                    rid,
+                    error,
+                    what,
+                    force=force,
+                    retry_seconds=REVOKE_RETRY_SECONDS,
+                    verb="revoke",
+                    event_reason="RevokeFailed",
+                )
+                if retry is not None:
+                    return retry
             else:
                 self._operation("delete", instance.engine, namespace, True)
                 self.normal(
@@ -556,9 +546,3 @@ class GrantReconciler(KindReconciler[Any]):
         self.forget(obj.metadata.namespace, name)
         await remove_finalizer(self.ctx.client, self.resource, raw, self.info.finalizer)
         return None
-
-    def forget(self, namespace: str | None, name: str) -> None:
-        metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
-        metrics.info.forget(metrics.grant_info, (label_namespace, name))
-        metrics.resources.forget(self.info.kind, label_namespace, name)
-        self.drift.forget(label_namespace, name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from dbops.controllers.deletion import Dependent, run_gates
 from dbops.controllers.instances import InstanceProblem, InstanceTarget, connection_settings, target_of
 from dbops.controllers.references import check_object_references
 from dbops.controllers.secret_protection import admin_secret_key
+from dbops.controllers.transitions import condition_state, field_state
 from dbops.engines.base import EngineAdapter
 from dbops.engines.connection import ConnectionFailure, FailureCategory, ServerInfo
 from dbops.engines.registry import InstanceKey, UnsupportedEngine
@@ -82,6 +84,8 @@ def _duration(seconds: float | None) -> str:
 class InstanceReconciler(KindReconciler[DatabaseInstance]):
     """Reconciles one of the two instance kinds (they share spec, status and behaviour)."""
 
+    info_family = "instance_info"
+
     def __init__(self, ctx: Any, kind: str) -> None:
         super().__init__(ctx, by_kind(kind))
         self._failures: dict[str, int] = {}
@@ -106,7 +110,6 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
         namespace = metric_namespace(obj.metadata.namespace)
         endpoint = f"{spec.connection.host}:{spec.connection.port}"
         draft = self.draft(raw)
-        previous_version = draft.before.get("version")
         key = self.key_of(raw)
         started = time.monotonic()
         info: ServerInfo | None = None
@@ -153,9 +156,6 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
         if info is not None:
             draft.set(version=info.version)
         draft.set(message=connected[2] if not connected[0] else ("Connected successfully" if ok else healthy[2]))
-        self._transition_events(
-            raw, draft, rid, spec.engine, endpoint, connected, healthy, info, previous_version, elapsed_ms
-        )
         draft.condition("Connected", *connected)
         if check.enabled:
             draft.condition("Healthy", *healthy)
@@ -163,13 +163,14 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
             draft.condition("Healthy", "Unknown", "HealthCheckDisabled", "periodic health checks are disabled")
         ready_reason = "ReconcileSuccess" if ok else (connected[1] if not connected[0] else healthy[1])
         draft.condition("Ready", ok, ready_reason, "Instance is ready" if ok else str(draft.data["message"]))
-        self._options_honored(raw, draft, rid, spec.engine, endpoint, info)
+        self._transition_events(draft, spec.engine, endpoint, connected, healthy, info, elapsed_ms)
+        self._options_honored(draft, spec.engine, endpoint, info)
 
         age = _since(draft.before.get("lastCheckedAt"))
         if draft.changed() or age is None or age >= STATUS_REFRESH_SECONDS:
             draft.set(lastCheckedAt=now_rfc3339())
             await self.write_status(raw, draft, rid, force=True)
-        self._publish_metrics(obj, draft, namespace, ok, time.time())
+        self._publish_metrics(obj, draft, ok, time.time())
         if ok:
             await self._refresh_sizes(key, adapter)
 
@@ -191,57 +192,56 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
 
     def _transition_events(
         self,
-        raw: Obj,
         draft: StatusDraft,
-        rid: str,
         engine: str,
         endpoint: str,
         connected: tuple[bool, str, str],
         healthy: tuple[bool, str, str],
         info: ServerInfo | None,
-        previous_version: str | None,
         elapsed_ms: int,
     ) -> None:
-        """observability.md 1.5, instance table: one event per transition of Connected / Healthy."""
+        """observability.md 1.5, instance table: one event per transition of Connected / Healthy, announced with
+        the condition it is about (the stored condition only chooses the wording: "again after <outage>")."""
         before_connected = draft.previous_condition("Connected") or {}
         before_healthy = draft.previous_condition("Healthy") or {}
-        was_connected = before_connected.get("status") == "True"
-        if connected[0] and not was_connected:
+        if connected[0]:
             version = info.version if info else ""
             if before_connected.get("status") == "False":
                 outage = _duration(_since(before_connected.get("lastTransitionTime")))
                 message = f"Reconnected to {engine} {version} at {endpoint} after {outage} of failures"
             else:
                 message = f"Connected to {engine} {version} at {endpoint}"
-            self.normal(raw, "Connected", message)
-        elif connected[0] and info is not None and previous_version and previous_version != info.version:
-            self.normal(
-                raw,
-                "Connected",
-                f"Connected to {engine} at {endpoint}; server version changed from {previous_version} "
-                f"to {info.version}",
-            )
-        if not connected[0]:
-            category = connected[2].split(":", 1)[0]
-            previous_category = str(before_connected.get("message") or "").split(":", 1)[0]
-            if before_connected.get("status") != "False" or previous_category != category:
-                detail = connected[2].split(": ", 1)[-1]
-                self.warning(
-                    raw, "ConnectionFailed", f"Cannot connect to {engine} at {endpoint} ({category}): {detail}", rid
+            draft.normal_on_change("Connected", message, when=condition_state("Connected", "status"))
+            previous_version = draft.before.get("version")
+            if before_connected.get("status") == "True" and previous_version and info is not None:
+                draft.normal_on_change(
+                    "Connected",
+                    f"Connected to {engine} at {endpoint}; server version changed from {previous_version} "
+                    f"to {info.version}",
+                    when=field_state("version"),
                 )
+        else:
+            category, detail = connected[2].split(":", 1)[0], connected[2].split(": ", 1)[-1]
+            draft.warning_on_change(
+                "ConnectionFailed",
+                f"Cannot connect to {engine} at {endpoint} ({category}): {detail}",
+                when=_connection_failure_category,
+            )
         if healthy[0] and before_healthy.get("status") == "False":
             outage = _duration(_since(before_healthy.get("lastTransitionTime")))
-            self.normal(
-                raw,
+            draft.normal_on_change(
                 "HealthCheckPassed",
                 f"Health check of {engine} at {endpoint} passed again after {outage} (check took {elapsed_ms} ms)",
+                when=condition_state("Healthy", "status"),
             )
-        if not healthy[0] and before_healthy.get("status") != "False":
-            self.warning(raw, "HealthCheckFailed", f"Health check of {engine} at {endpoint} failed: {healthy[2]}", rid)
+        if not healthy[0]:
+            draft.warning_on_change(
+                "HealthCheckFailed",
+                f"Health check of {engine} at {endpoint} failed: {healthy[2]}",
+                when=condition_state("Healthy", "status"),
+            )
 
-    def _options_honored(
-        self, raw: Obj, draft: StatusDraft, rid: str, engine: str, endpoint: str, info: ServerInfo | None
-    ) -> None:
+    def _options_honored(self, draft: StatusDraft, engine: str, endpoint: str, info: ServerInfo | None) -> None:
         """`OptionsHonored` from the detected server flavour (api.md 6.1, engines.md 1.4).
 
         A flavour that contradicts `spec.engine` within its family (a MariaDB server declared `mysql`, a CockroachDB
@@ -259,9 +259,10 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
                 f"spec.engine is {engine} but the server at {endpoint} is {info.flavour} ({info.version}); "
                 f"{info.flavour} rules are used"
             )
-            if (previous or {}).get("reason") != "EngineMismatch" or (previous or {}).get("message") != message:
-                self.warning(raw, "EngineMismatch", message, rid)
             draft.condition("OptionsHonored", False, "EngineMismatch", message)
+            draft.warning_on_change(
+                "EngineMismatch", message, when=condition_state("OptionsHonored", "reason", "message")
+            )
             return
         draft.condition("OptionsHonored", True, "AllOptionsHonored", "every option in the spec is in effect")
 
@@ -292,31 +293,25 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
         healthy = draft.previous_condition("Healthy") or {}
         checked = draft.before.get("lastCheckedAt")
         checked_at = datetime.fromisoformat(checked.replace("Z", "+00:00")).timestamp() if checked else None
-        namespace = metric_namespace(obj.metadata.namespace)
-        self._publish_metrics(obj, draft, namespace, healthy.get("status") == "True", checked_at)
+        self._publish_metrics(obj, draft, healthy.get("status") == "True", checked_at)
 
-    def _publish_metrics(
-        self, obj: DatabaseInstance, draft: StatusDraft, namespace: str, ok: bool, checked_at: float | None
-    ) -> None:
-        """Health gauges and info/resource series; `checked_at` is the check's Unix time (None: never checked)."""
+    def _publish_metrics(self, obj: DatabaseInstance, draft: StatusDraft, ok: bool, checked_at: float | None) -> None:
+        """Health gauges besides the shared series; `checked_at` is the check's Unix time (None: never checked)."""
+        self.publish(obj, draft)
         metrics, name, engine = self.ctx.metrics, obj.metadata.name or "", obj.spec.engine
+        namespace = metric_namespace(obj.metadata.namespace)
         metrics.instance_healthy.labels(name, engine, namespace).set(1 if ok else 0)
         if checked_at is not None:
             metrics.instance_last_health_check.labels(name, engine, namespace).set(checked_at)
-        metrics.info.set(
-            metrics.instance_info,
-            (namespace, name),
-            {
-                "instance": name,
-                "namespace": namespace,
-                "engine": engine,
-                "version": str(draft.data.get("version") or ""),
-                "host": obj.spec.connection.host,
-                "port": str(obj.spec.connection.port),
-                "phase": draft.phase or "Pending",
-            },
-        )
-        metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
+
+    def info_labels(self, obj: DatabaseInstance, draft: StatusDraft) -> dict[str, str]:
+        return {
+            "instance": obj.metadata.name or "",
+            "engine": obj.spec.engine,
+            "version": str(draft.data.get("version") or ""),
+            "host": obj.spec.connection.host,
+            "port": str(obj.spec.connection.port),
+        }
 
     # Deletion --------------------------------------------------------------------------------------------------
 
@@ -395,7 +390,12 @@ class InstanceReconciler(KindReconciler[DatabaseInstance]):
         self._sizes_refreshed.pop(key, None)
         if self.ctx.servers.cached(key) is not None:
             asyncio.get_running_loop().create_task(self.ctx.servers.forget(key))
-        metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
-        metrics.forget_object(instance=name, namespace=label_namespace)
-        metrics.info.forget(metrics.instance_info, (label_namespace, name))
-        metrics.resources.forget(self.info.kind, label_namespace, name)
+        super().forget(namespace, name)
+        self.ctx.metrics.forget_object(instance=name, namespace=metric_namespace(namespace))
+
+
+def _connection_failure_category(status: Mapping[str, Any]) -> tuple[Any, str]:
+    """What a ConnectionFailed Warning is about: Connected's status and the failure category that starts its
+    message (`timeout: …`, `auth_failed: …`), so a new detail of the same failure says nothing."""
+    status_value, message = condition_state("Connected", "status", "message")(status)
+    return status_value, str(message or "").split(":", 1)[0]

@@ -145,6 +145,8 @@ class SlotSubject:
 class RoleReconciler(KindReconciler[Any]):
     """Reconciles DatabaseRole or ClusterDatabaseRole objects through the instance's adapter."""
 
+    info_family = "role_info"
+
     def __init__(self, ctx: OperatorContext, kind: str) -> None:
         super().__init__(ctx, by_kind(kind))
         self.instances = ctx.store(INSTANCE)
@@ -153,7 +155,7 @@ class RoleReconciler(KindReconciler[Any]):
         self.prerequisites = PrerequisiteGate(
             lambda k: ctx.store(by_kind(k)), self.instances, self.cluster_instances, ctx.references
         )
-        self.drift = DriftChecker(self)
+        self.drift = self.drift_gauges = DriftChecker(self)
         self.server_objects = ctx.server_ownership(ROLES)
 
     # Helpers ----------------------------------------------------------------------------------------------------
@@ -161,13 +163,6 @@ class RoleReconciler(KindReconciler[Any]):
     def _operation(self, operation: str, engine: str, namespace: str, ok: bool) -> None:
         status = "success" if ok else "failure"
         self.ctx.metrics.role_operations.labels(operation, engine, status, namespace).inc()
-
-    def _fail_once(self, raw: Obj, draft: StatusDraft, rid: str, reason: str, message: str, event_message: str) -> None:
-        """Record an error in Synced; emit its Warning only for a first or different error."""
-        previous = draft.previous_condition("Synced") or {}
-        if previous.get("reason") != reason or previous.get("message") != message:
-            self.warning(raw, reason, event_message, rid)
-        draft.condition("Synced", False, reason, message)
 
     # Reconcile --------------------------------------------------------------------------------------------------
 
@@ -182,7 +177,7 @@ class RoleReconciler(KindReconciler[Any]):
             draft.set(phase="Pending", message=waiting)
             draft.condition("Ready", False, reason, waiting)
             await self.write_status(raw, draft, rid)
-            self._publish(obj, draft, target.key.name)
+            self.publish(obj, draft)
             return None  # woken by the watch on the instance, Database or role when it becomes Ready
         engine = instance.engine
         created_at = (draft.before.get("role") or {}).get("createdAt")
@@ -237,9 +232,9 @@ class RoleReconciler(KindReconciler[Any]):
             message = str(error)
             draft.set(phase="Failed", message=message)
             draft.condition("Ready", False, reason, message)
-            self._fail_once(raw, draft, rid, "ReconcileFailed", message, f"{self.info.kind} {name}: {message}")
+            self.synced_failed(draft, "ReconcileFailed", message, f"{self.info.kind} {name}: {message}")
             await self.write_status(raw, draft, rid)
-            self._publish(obj, draft, instance.name)
+            self.publish(obj, draft)
             return None  # permanent: woken by a spec change
         except (EngineError, ConnectionFailure, InstanceProblem) as error:
             if attempted_create and await self._exists(adapter, role):
@@ -248,7 +243,7 @@ class RoleReconciler(KindReconciler[Any]):
                 draft.set(phase="Pending", message=unseen)
                 draft.condition("Ready", False, "DependencyNotReady", unseen)
                 await self.write_status(raw, draft, rid)
-                self._publish(obj, draft, instance.name)
+                self.publish(obj, draft)
                 return None  # woken by the declaring object's watch when it becomes Ready
             self._operation(step, engine, namespace, False)
             reason = "CreateFailed" if step == "create" else "ReconcileFailed"
@@ -259,9 +254,9 @@ class RoleReconciler(KindReconciler[Any]):
             )
             draft.set(phase="Failed", message=str(error))
             draft.condition("Ready", False, reason, str(error))
-            self._fail_once(raw, draft, rid, reason, str(error), event)
+            self.synced_failed(draft, reason, str(error), event)
             await self.write_status(raw, draft, rid)
-            self._publish(obj, draft, instance.name)
+            self.publish(obj, draft)
             raise TransientError(str(error)) from None
 
         if not draft.data.get("role"):
@@ -270,7 +265,7 @@ class RoleReconciler(KindReconciler[Any]):
         draft.condition("Ready", True, "ReconcileSuccess", "Role is ready")
         outcome = await self._check_drift(obj, raw, draft, rid, instance, adapter, applied=applied)
         await self.write_status(raw, draft, rid)
-        self._publish(obj, draft, instance.name)
+        self.publish(obj, draft)
         if outcome.error is not None:
             raise TransientError(outcome.error)
         return Result(requeue_after=outcome.requeue_after) if outcome.requeue_after is not None else None
@@ -304,7 +299,7 @@ class RoleReconciler(KindReconciler[Any]):
         """behaviour.md 9 "Drift check after an apply, or when due" through the shared checker."""
         spec = obj.spec
         policy = drift_policy(self.ctx, spec, instance)
-        self.drift.report_interval(raw, draft, rid, policy)
+        self.drift.report_interval(raw, draft, policy)
         support = drift_support(adapter)
         if support is None:
             draft.condition("Synced", True, "ReconcileSuccess", "spec applied")
@@ -330,25 +325,12 @@ class RoleReconciler(KindReconciler[Any]):
             operation=lambda name, ok: self._operation(name, instance.engine, namespace, ok),
         )
 
-    def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
-        self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
-        self.drift.publish_stored(metric_namespace(obj.metadata.namespace), obj.metadata.name or "", draft.before)
-
-    def _publish(self, obj: Any, draft: StatusDraft, instance: str) -> None:
-        metrics, name = self.ctx.metrics, obj.metadata.name or ""
-        namespace = metric_namespace(obj.metadata.namespace)
-        metrics.info.set(
-            metrics.role_info,
-            (namespace, name),
-            {
-                "role": name,
-                "namespace": namespace,
-                "instance_ref": instance,
-                "role_name": obj.spec.role_name,
-                "phase": draft.phase or "Pending",
-            },
-        )
-        metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
+    def info_labels(self, obj: Any, draft: StatusDraft) -> dict[str, str]:
+        return {
+            "role": obj.metadata.name or "",
+            "instance_ref": target_of(obj.spec, obj.metadata.namespace).key.name,
+            "role_name": obj.spec.role_name,
+        }
 
     # Deletion ---------------------------------------------------------------------------------------------------
 
@@ -431,12 +413,6 @@ class RoleReconciler(KindReconciler[Any]):
         hint = f"reassign or drop them in {databases}"
         message = ownership_message(role, owned)
         return await blocked_by_owned_objects(self, raw, rid, message, hint, OWNERSHIP_RECHECK_SECONDS)
-
-    def forget(self, namespace: str | None, name: str) -> None:
-        metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
-        metrics.info.forget(metrics.role_info, (label_namespace, name))
-        metrics.resources.forget(self.info.kind, label_namespace, name)
-        self.drift.forget(label_namespace, name)
 
 
 async def drop_with_retry(adapter: RoleGrantAdapter, spec: Any) -> None:

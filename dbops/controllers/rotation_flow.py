@@ -31,7 +31,7 @@ error, remembered in the `Synced` message) and retries with backoff.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from dbops.api.user import DatabaseUser
 from dbops.controllers import rotation as rot
 from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.instances import ResolvedInstance
+from dbops.controllers.transitions import Selector, condition_state
 from dbops.engines.base import EngineAdapter, EngineError
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.rotation import (
@@ -72,6 +73,22 @@ def service_role_marker(namespace: str, name: str) -> str:
     """The comment on a service role this operator created for DatabaseUser namespace/name (so deletion drops only
     roles it created)."""
     return f"dbops: rotation service role of DatabaseUser {namespace}/{name}"
+
+
+def _unsupported_listed(status: Mapping[str, Any]) -> str | None:
+    """The unhonoured fields OptionsHonored lists (the first part of its message), None when none are listed."""
+    reason, message = condition_state("OptionsHonored", "reason", "message")(status)
+    return str(message or "").split("; ", 1)[0] if reason == "UnsupportedOption" else None
+
+
+def _options_mention(entry: str) -> Selector:
+    """Whether a not-honoured OptionsHonored names `entry` (an unusable value is reported once, while it lasts)."""
+
+    def select(status: Mapping[str, Any]) -> bool:
+        honoured, message = condition_state("OptionsHonored", "status", "message")(status)
+        return honoured == "False" and entry in str(message or "")
+
+    return select
 
 
 def _options_message(unsupported: list[str], invalid: list[str], hint: str) -> str:
@@ -181,7 +198,7 @@ class RotationFlow:
 
     def report_options(self, unsupported: list[str]) -> None:
         """`OptionsHonored` with the engine's unsupported fields and rotation's invalid values; events on change."""
-        raw, draft, rid = self.raw, self.draft, self.rid
+        draft = self.draft
         unsupported = list(unsupported)
         if self.unavailable is not None and self.unavailable not in unsupported:
             unsupported.append(self.unavailable)
@@ -196,33 +213,27 @@ class RotationFlow:
                 f"passwordRotation.strategy dual-password is not available on {where} (MySQL 8.0.14 and later "
                 "only); no rotation happens, use strategy role-inheritance"
             )
-        previous = draft.previous_condition("OptionsHonored") or {}
-        before = str(previous.get("message") or "") if previous.get("status") == "False" else ""
         name, kind = self.obj.metadata.name, self.host.info.kind
         listed = ", ".join(sorted(unsupported))
         if unsupported:
-            was = before.split("; ", 1)[0] if previous.get("reason") == "UnsupportedOption" else None
-            if was != listed:
-                tail = f" ({hint})" if hint else ""
-                self.host.warning(
-                    raw,
-                    "UnsupportedOption",
-                    f"{kind} {name}: not applied on {self.instance.engine}: {listed}{tail}",
-                    rid,
-                )
+            tail = f" ({hint})" if hint else ""
+            draft.warning_on_change(
+                "UnsupportedOption",
+                f"{kind} {name}: not applied on {self.instance.engine}: {listed}{tail}",
+                when=_unsupported_listed,
+            )
         for entry in invalid:
-            if entry in before:
-                continue  # reported already
             if entry.startswith(rot.SCHEDULE_FIELD) and self.settings is not None:
-                self.host.warning(
-                    raw,
+                draft.warning_on_change(
                     "InvalidRotationSchedule",
                     f'Rotation schedule "{self.settings.schedule_text}" of {kind} {name} is invalid: '
                     f"{self.settings.schedule_problem}; scheduled rotation is off until it is fixed",
-                    rid,
+                    when=_options_mention(entry),
                 )
             else:
-                self.host.warning(raw, "InvalidOptionValue", f"{kind} {name}: {entry} is not usable; ignored", rid)
+                draft.warning_on_change(
+                    "InvalidOptionValue", f"{kind} {name}: {entry} is not usable; ignored", when=_options_mention(entry)
+                )
         if unsupported:
             draft.condition("OptionsHonored", False, "UnsupportedOption", _options_message(unsupported, invalid, hint))
         elif invalid:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
-from typing import Any
 
 from dbops.api.kinds import by_kind
 from dbops.api.user import DatabaseUser
@@ -50,7 +49,8 @@ from dbops.controllers.references import check_object_references, refuse_admin_a
 from dbops.controllers.rotation import rotated_accounts
 from dbops.controllers.rotation_flow import ROTATION_FAILED_PREFIX, RotationFailure, RotationFlow, drop_rotated
 from dbops.controllers.server_ownership import ACCOUNTS
-from dbops.controllers.user_drift import UserDrift, reported_before, with_failure
+from dbops.controllers.transitions import READY_REASON_AND_MESSAGE
+from dbops.controllers.user_drift import UserDrift, synced_reports, with_failure
 from dbops.engines.base import EngineAdapter, EngineError
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
@@ -86,6 +86,8 @@ class SpecProblem(Exception):
 class UserReconciler(KindReconciler[DatabaseUser]):
     """Reconciles DatabaseUser objects on every engine through the instance's adapter."""
 
+    info_family = "user_info"
+
     def __init__(self, ctx: OperatorContext) -> None:
         super().__init__(ctx, by_kind("DatabaseUser"))
         self.instances = ctx.store(INSTANCE)
@@ -95,12 +97,13 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             lambda k: ctx.store(by_kind(k)), self.instances, self.cluster_instances, ctx.references
         )
         self._applied_source: dict[str, str] = {}
+        """existingPasswordSecret resourceVersion last set on the server, per user (a restart sets it once more)."""
         self.managed_secrets = ctx.manager.store(SECRETS, label_selector=MANAGED_SECRETS_SELECTOR)
         """The Secrets the operator wrote (credentials, password source), from the same cache the watch fills."""
         self.secret_writes = OwnWrites()
         """Our own Secret writes, so their watch events do not wake the user a second time."""
-        """existingPasswordSecret resourceVersion last set on the server, per user (a restart sets it once more)."""
         self.drift = UserDrift(self)
+        self.drift_gauges = self.drift.checker
         self.server_objects = ctx.server_ownership(ACCOUNTS)
 
     # Names ------------------------------------------------------------------------------------------------------
@@ -152,7 +155,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             draft.set(phase="Pending", message=waiting)
             draft.condition("Ready", False, reason, waiting)
             await self.write_status(raw, draft, rid)
-            self._publish(obj, draft, target.key.name)
+            self.publish(obj, draft)
             return None
         secret_name, secret_namespace = self.secret_location(obj)
         request_key = f"{obj.metadata.namespace}/{name}"
@@ -264,12 +267,9 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             )
             draft.set(phase="Failed", message=str(error))
             draft.condition("Ready", False, "ReconcileFailed", str(error))
-            previous = draft.previous_condition("Synced") or {}
-            if previous.get("message") != str(error):
-                self.warning(raw, "ReconcileFailed", f"DatabaseUser {name}: {error}", rid)
-            draft.condition("Synced", False, "ReconcileFailed", str(error))
+            self.synced_failed(draft, "ReconcileFailed", str(error), f"DatabaseUser {name}: {error}")
             await self.write_status(raw, draft, rid)
-            self._publish(obj, draft, instance.name)
+            self.publish(obj, draft)
             raise TransientError(str(error)) from None
 
         if source == "existing-secret":
@@ -299,16 +299,19 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         if rotation_error is not None:
             # The account and its Secret are fine; the rotation is retried with backoff (behaviour.md 8.6).
             message = str(rotation_error)
-            if not reported_before(str((draft.previous_condition("Synced") or {}).get("message") or ""), message):
-                detail = message.removeprefix(ROTATION_FAILED_PREFIX)
-                self.warning(raw, "RotationFailed", f"Password rotation of DatabaseUser {name} failed: {detail}", rid)
+            detail = message.removeprefix(ROTATION_FAILED_PREFIX)
             draft.set(message=message)
             with_failure(draft, "ReconcileFailed", message)
+            draft.warning_on_change(
+                "RotationFailed",
+                f"Password rotation of DatabaseUser {name} failed: {detail}",
+                when=synced_reports(message),
+            )
             await self.write_status(raw, draft, rid)
-            self._publish(obj, draft, instance.name)
+            self.publish(obj, draft)
             raise TransientError(message)
         await self.write_status(raw, draft, rid)
-        self._publish(obj, draft, instance.name)
+        self.publish(obj, draft)
         if outcome.error is not None:
             raise TransientError(outcome.error)
         # The earliest timer: the next drift check or the next rotation timer (section 3).
@@ -324,28 +327,28 @@ class UserReconciler(KindReconciler[DatabaseUser]):
             f"Waiting for service role {role}: it does not exist and "
             "spec.passwordRotation.serviceRole.autoCreate is false"
         )
-        previous = draft.previous_condition("Ready") or {}
-        if previous.get("reason") != "DependencyNotReady" or previous.get("message") != message:
-            self.warning(
-                raw, "RotationFailed", f"Password rotation of DatabaseUser {obj.metadata.name} failed: {message}", rid
-            )
         draft.set(phase="Pending", message=message)
         draft.condition("Ready", False, "DependencyNotReady", message)
+        draft.warning_on_change(
+            "RotationFailed",
+            f"Password rotation of DatabaseUser {obj.metadata.name} failed: {message}",
+            when=READY_REASON_AND_MESSAGE,
+        )
         await self.write_status(raw, draft, rid)
-        self._publish(obj, draft, instance)
+        self.publish(obj, draft)
         return Result(requeue_after=30)
 
     async def _failed(
         self, obj: DatabaseUser, raw: Obj, draft: StatusDraft, rid: str, reason: str, message: str, instance: str
     ) -> Result | None:
         """A permanent failure: phase Failed, one ReconcileFailed event per distinct problem, no timed requeue."""
-        previous = draft.previous_condition("Ready") or {}
-        if previous.get("reason") != reason or previous.get("message") != message:
-            self.warning(raw, "ReconcileFailed", f"DatabaseUser {obj.metadata.name}: {message}", rid)
         draft.set(phase="Failed", message=message)
         draft.condition("Ready", False, reason, message)
+        draft.warning_on_change(
+            "ReconcileFailed", f"DatabaseUser {obj.metadata.name}: {message}", when=READY_REASON_AND_MESSAGE
+        )
         await self.write_status(raw, draft, rid)
-        self._publish(obj, draft, instance)
+        self.publish(obj, draft)
         return None
 
     async def _password(self, obj: DatabaseUser, secret_name: str, secret_namespace: str) -> tuple[str, str, str]:
@@ -548,25 +551,9 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         if differences(stored, desired):
             await self._write_secret(desired, patch=merge_patch_for(stored, desired))
 
-    def publish_stored(self, obj: Any, draft: StatusDraft) -> None:
-        self._publish(obj, draft, target_of(obj.spec, obj.metadata.namespace).key.name)
-        self.drift.publish_stored(obj.metadata.namespace, obj.metadata.name or "", draft.before)
-
-    def _publish(self, obj: DatabaseUser, draft: StatusDraft, instance: str) -> None:
-        metrics, name = self.ctx.metrics, obj.metadata.name or ""
-        namespace = metric_namespace(obj.metadata.namespace)
-        metrics.info.set(
-            metrics.user_info,
-            (namespace, name),
-            {
-                "user": name,
-                "namespace": namespace,
-                "instance_ref": instance,
-                "username": obj.spec.username,
-                "phase": draft.phase or "Pending",
-            },
-        )
-        metrics.resources.observe(self.info.kind, self.info.phases, namespace, name, draft.phase)
+    def info_labels(self, obj: DatabaseUser, draft: StatusDraft) -> dict[str, str]:
+        instance = target_of(obj.spec, obj.metadata.namespace).key.name
+        return {"user": obj.metadata.name or "", "instance_ref": instance, "username": obj.spec.username}
 
     # Deletion ---------------------------------------------------------------------------------------------------
 
@@ -686,12 +673,6 @@ class UserReconciler(KindReconciler[DatabaseUser]):
         preconditions = {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")}
         with contextlib.suppress(NotFound, Conflict):
             await self.ctx.client.delete(SECRETS, name, namespace, preconditions=preconditions)
-
-    def forget(self, namespace: str | None, name: str) -> None:
-        metrics, label_namespace = self.ctx.metrics, metric_namespace(namespace)
-        metrics.info.forget(metrics.user_info, (label_namespace, name))
-        metrics.resources.forget(self.info.kind, label_namespace, name)
-        self.drift.forget(namespace, name)
 
 
 def _now() -> str:

@@ -31,6 +31,7 @@ from dbops.controllers.base import KindReconciler, Obj, StatusDraft
 from dbops.controllers.drift import DriftChecker, DriftOutcome
 from dbops.controllers.instances import ResolvedInstance
 from dbops.controllers.role import SlotSubject, drift_policy, grant_declares
+from dbops.controllers.transitions import Selector, condition_state
 from dbops.engines.base import EngineAdapter, user_drift_support
 from dbops.metrics import metric_namespace
 
@@ -39,7 +40,7 @@ __all__ = [
     "UserDrift",
     "checked_login",
     "declared_memberships",
-    "reported_before",
+    "synced_reports",
     "user_drift_support",
     "with_failure",
 ]
@@ -79,9 +80,15 @@ def with_failure(draft: StatusDraft, reason: str, message: str) -> None:
     draft.condition("Synced", False, reason, f"{message}; {drift_message}")
 
 
-def reported_before(previous: str, message: str) -> bool:
-    """Whether the stored Synced message already reports `message` (alone, or with the drift record after it)."""
-    return previous == message or previous.startswith(message + "; ")
+def synced_reports(message: str) -> Selector:
+    """Whether Synced reports `message` (alone, or with the drift record after it): a failure is announced when it
+    starts being reported, not again when only the drift record behind it changes."""
+
+    def select(status: Mapping[str, Any]) -> bool:
+        (recorded,) = condition_state("Synced", "message")(status)
+        return recorded == message or str(recorded or "").startswith(message + "; ")
+
+    return select
 
 
 def _options_honored(draft: StatusDraft) -> bool:
@@ -122,7 +129,7 @@ class UserDrift:
         spec = obj.spec
         policy = drift_policy(ctx, spec, instance)
         if _options_honored(draft):
-            self.checker.report_interval(raw, draft, rid, policy)
+            self.checker.report_interval(raw, draft, policy)
         support = user_drift_support(adapter)
         if support is None:
             draft.condition("Synced", True, "ReconcileSuccess", BASE_MESSAGE)
@@ -146,11 +153,3 @@ class UserDrift:
             base=BASE_MESSAGE,
             operation=operation,
         )
-
-    def forget(self, namespace: str | None, name: str) -> None:
-        """Drop the user's drift gauge series (deleted)."""
-        self.checker.forget(metric_namespace(namespace), name)
-
-    def publish_stored(self, namespace: str | None, name: str, status: Any) -> None:
-        """Rebuild the drift gauge from the stored status (a new leader, observability.md 2.2)."""
-        self.checker.publish_stored(metric_namespace(namespace), name, status)

@@ -99,9 +99,10 @@ class Watch:
 class ControllerSpec:
     """Everything the manager needs to run one controller.
 
-    ``name`` is the controller name of ``observability.md`` 2.6 (``database``); the event recorder defaults to
-    ``<name>-controller``. ``predicates`` filter updates of the primary kind (adds and deletes pass the built-in
-    predicates). ``key_filter`` drops keys before they are queued (the partition filter).
+    ``name`` is the controller name of ``observability.md`` 2.6 (``database``); the reconciler owns its event
+    recorder (``Manager.recorder("<name>-controller")``). ``predicates`` filter updates of the primary kind (adds
+    and deletes pass the built-in predicates). ``key_filter`` drops keys before they are queued (the partition
+    filter).
     """
 
     name: str
@@ -110,7 +111,6 @@ class ControllerSpec:
     predicates: Sequence[Predicate] = ()
     watches: Sequence[Watch] = ()
     max_concurrency: int = 4
-    recorder_name: str | None = None
     rate_limiter: RateLimiter | None = None
     key_filter: Callable[[str], bool] | None = None
     reconcile_timeout: float = 300.0
@@ -121,8 +121,6 @@ class ControllerSpec:
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
             raise ValueError("max_concurrency must be >= 1")
-        if self.recorder_name is None:
-            self.recorder_name = f"{self.name}-controller"
 
 
 _UNSEEN = object()

@@ -17,7 +17,7 @@ Typical dependency predicate (an instance becoming Ready, or changing spec while
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dbops.runtime.informer import ADDED, DELETED, MODIFIED, Event
@@ -81,21 +81,23 @@ def labels_changed(*keys: str) -> Predicate:
     return _mapping_changed("labels", keys)
 
 
+def value_at(obj: Mapping[str, Any] | None, path: Sequence[str]) -> Any:
+    """The value at ``path`` in nested mappings; None where a step is missing or not a mapping."""
+    cur: Any = obj
+    for part in path:
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
 def field_changed(*path: str) -> Predicate:
     """The value at ``path`` (e.g. ``"status", "phase"``) differs between the old and the new object."""
-
-    def get(obj: Obj | None) -> Any:
-        cur: Any = obj
-        for part in path:
-            if not isinstance(cur, dict):
-                return None
-            cur = cur.get(part)
-        return cur
 
     def predicate(ev: Event) -> bool:
         if not _is_update(ev):
             return True
-        return bool(get(ev.old) != get(ev.obj))
+        return bool(value_at(ev.old, path) != value_at(ev.obj, path))
 
     return predicate
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from dbops.controllers.base import StatusDraft
+from dbops.controllers.base import KindReconciler, StatusDraft
 from dbops.controllers.deletion import (
     Dependent,
     ancestors,
@@ -34,6 +34,9 @@ class FakeReconciler:
 
     async def write_status(self, raw: dict[str, Any], draft: StatusDraft, rid: str) -> None:
         self.written.append(draft.data)
+        self.say_due(raw, draft, rid)
+
+    say_due = KindReconciler.say_due  # the real rule: the events announced on what this write changes
 
 
 def obj(status: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -239,6 +242,16 @@ async def test_a_covered_protected_database_skips_protection_and_cascades_to_its
     db["status"] = fake.written[-1]
     assert await run_gates(fake, db, "r", protected=True, protection_hint="", dependents=[]) is None  # type: ignore[arg-type]
     assert [r for r, _ in fake.normals] == ["CascadeDeleteComplete"]
+    assert fake.normals[0][1].endswith("finished: 1 dependents deleted"), "the total recorded at confirmation"
+    completed = fake.written[-1]["deletionConfirmation"]
+    assert (completed["remainingCount"], completed["totalCount"]) == (0, 1)
+
+    # Reconciled again before its finalizer removal shows (a restart, its own cleanup's watch event): the recorded
+    # completion is read back and nothing is said twice — no memory of the process is involved.
+    db["status"] = fake.written[-1]
+    again = GateReconciler("Database", cache)
+    assert await run_gates(again, db, "r", protected=True, protection_hint="", dependents=[]) is None  # type: ignore[arg-type]
+    assert again.normals == [] and again.warnings == []
 
 
 async def test_a_protected_object_outside_any_cascade_is_still_blocked() -> None:
@@ -257,6 +270,7 @@ async def test_a_confirmed_cascade_keeps_its_hash_while_dependents_go_and_a_new_
     digest = confirmation_hash(["DatabaseGrant/a", "DatabaseGrant/b"])
     db = confirmed(database(), digest)
     db["status"]["deletionConfirmation"]["message"] = "cascade deleting: 2 of 2 dependents remain: x"
+    db["status"]["deletionConfirmation"]["totalCount"] = 2  # recorded when the cascade was confirmed
     deleting_b = resource("DatabaseGrant", "b", "ns", deletionTimestamp=TS)
     cache = Cache(db, deleting_b, instance())
     fake = GateReconciler("Database", cache)

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from dbops.api.common import DriftPolicy
-from dbops.controllers.base import StatusDraft
+from dbops.controllers.base import KindReconciler, StatusDraft
 from dbops.controllers.drift import (
     DriftChecker,
     EffectivePolicy,
@@ -180,6 +180,8 @@ class FakeReconciler:
     def normal(self, raw: Any, reason: str, message: str) -> None:
         self.events.append(("Normal", reason, message))
 
+    say_due = KindReconciler.say_due  # the real rule: the events announced on what the status write changes
+
 
 class Server:
     """A subject whose state is a set of differences; correcting removes them unless listed in `broken`."""
@@ -225,6 +227,7 @@ async def run(
         base="spec applied",
         now=now,
     )
+    reconciler.say_due(raw, draft, "abcd1234")  # the reconcile's status write follows the check
     return draft, outcome
 
 

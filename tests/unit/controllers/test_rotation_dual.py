@@ -14,7 +14,7 @@ import pytest
 
 from dbops.api.user import DatabaseUser
 from dbops.controllers import rotation as rot
-from dbops.controllers.base import StatusDraft
+from dbops.controllers.base import KindReconciler, StatusDraft
 from dbops.controllers.rotation_flow import NOT_WITHDRAWN, RotationFailure, RotationFlow
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionSettings
@@ -95,6 +95,9 @@ class Host:
     def normal(self, raw: Any, reason: str, message: str) -> None:
         self.events.append((reason, message))
 
+    say_due = KindReconciler.say_due
+    """The reconciler's own rule: announcements are said with the status write that records them."""
+
 
 def make(
     rotation: dict[str, Any] | None,
@@ -132,6 +135,7 @@ async def start(
     host, draft, flow, engine = make(rotation, status, **kwargs)
     await flow.detect()
     flow.report_options(kwargs.get("unsupported") or [])
+    host.say_due(flow.raw, draft, "abcd1234")  # the write at the reconcile's end
     await flow.prepare()
     return host, draft, flow, engine
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from dbops.api.user import DatabaseUser
-from dbops.controllers.base import StatusDraft
+from dbops.controllers.base import KindReconciler, StatusDraft
 from dbops.controllers.rotation_flow import RotationFlow
 from dbops.engines.connection import ConnectionSettings
 from dbops.engines.postgres.adapter import PostgresAdapter
@@ -25,6 +25,9 @@ class Host:
 
     def normal(self, raw: Any, reason: str, message: str) -> None:
         self.events.append((reason, message))
+
+    say_due = KindReconciler.say_due
+    """The reconciler's own rule: announcements are said with the status write that records them."""
 
 
 ADAPTER = PostgresAdapter(
@@ -54,6 +57,7 @@ def report(
     host, draft = Host(), StatusDraft(raw["status"], 1)
     flow = RotationFlow(host, obj, raw, draft, "abcd1234", INSTANCE, ADAPTER)  # type: ignore[arg-type]
     flow.report_options(unsupported or [])
+    host.say_due(raw, draft, "abcd1234")  # the write at the reconcile's end
     return host, draft, flow
 
 

@@ -12,7 +12,7 @@ from dbops.controllers.user_drift import (
     BASE_MESSAGE,
     checked_login,
     declared_memberships,
-    reported_before,
+    synced_reports,
     user_drift_support,
     with_failure,
 )
@@ -97,7 +97,8 @@ def test_a_rotation_failure_keeps_the_drift_record_readable() -> None:
     assert synced["message"] == f"password rotation failed: boom; {message}"
     record = recorded(draft.data)
     assert record.mode == "correct" and record.destructive_allowed and record.failure is None
-    assert reported_before(synced["message"], "password rotation failed: boom")
-    assert reported_before("password rotation failed: boom", "password rotation failed: boom")
-    assert not reported_before(synced["message"], "password rotation failed: bo")
-    assert not reported_before("", "password rotation failed: boom")
+    reports = synced_reports("password rotation failed: boom")
+    assert reports(draft.data)
+    assert reports({"conditions": [{"type": "Synced", "message": "password rotation failed: boom"}]})
+    assert not synced_reports("password rotation failed: bo")(draft.data)
+    assert not reports({})
