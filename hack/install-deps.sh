@@ -29,3 +29,4 @@ if ! "$root/.venv/bin/python" -c 'import dbops, pytest, kubernetes_asyncio' 2>/d
 fi
 
 bash "$here/build-k8s.sh"
+bash "$here/build-versitygw.sh" >/dev/null
