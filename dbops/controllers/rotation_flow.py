@@ -1,6 +1,8 @@
 """Password rotation inside a DatabaseUser reconcile (behaviour.md 8.6): the part that talks to servers and Kubernetes.
 
-The user controller drives one `RotationFlow` per reconcile, in the order of behaviour.md 8.1:
+The user controller drives one `RotationFlow` per reconcile through three entries: `begin()` (detect, then step 1),
+`prepare()` and `ensure_accounts()` inside its account step (2, 3), and `step(write_secret, password)` (4, 5), in the
+order of behaviour.md 8.1:
 
 1. `report_options(unsupported)` instead of the generic options report: it adds rotation's own invalid values
    (schedule, maxAge, no trigger) to `OptionsHonored` and emits `UnsupportedOption`, `InvalidOptionValue` and
@@ -112,7 +114,7 @@ class RotationFlow:
         now: datetime | None = None,
     ) -> None:
         self.host, self.obj, self.raw, self.draft, self.rid = host, obj, raw, draft, rid
-        self.instance = instance
+        self.instance, self.adapter = instance, adapter
         self.now = now or datetime.now(UTC)
         self.spec = obj.spec
         self.settings = rot.settings_of(obj.spec)
@@ -146,6 +148,26 @@ class RotationFlow:
     def dual_password(self) -> bool:
         """Whether dual-password rotation is in effect (the server was found to support it, or not asked yet)."""
         return self.rotating and self.settings is not None and self.settings.strategy == rot.DUAL_PASSWORD
+
+    # Entry points of the controller ------------------------------------------------------------------------------
+
+    async def begin(self) -> None:
+        """Before the operation slot: `detect()`, then `report_options` with the adapter's unsupported user fields,
+        read only after `detect()` (on MySQL they depend on the server version it reads)."""
+        await self.detect()
+        self.report_options(self.adapter.unsupported_user_fields(self.spec, None))
+
+    async def step(self, write_secret: SecretWriter, password: str) -> RotationFailure | None:
+        """After the credentials Secret is in place, outside any slot: `rotate` when due, then `superseded`, blocked
+        accounts re-checked whenever the user is reconciled (read-only catalog queries, and only while such an entry
+        exists). A failure is returned, not raised: the account and its Secret are fine, so the controller records
+        them and then reports the failure."""
+        try:
+            await self.rotate(write_secret, password)
+            await self.superseded(recheck_blocked=True)
+        except RotationFailure as error:
+            return error
+        return None
 
     async def detect(self) -> None:
         """Before `report_options`: for dual-password, ask the server whether it keeps a retained second password

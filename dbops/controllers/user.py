@@ -19,7 +19,10 @@ status block (the drop itself reassigns and drops what the account owns).
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
+from typing import NoReturn
 
 from dbops.api.kinds import by_kind
 from dbops.api.user import DatabaseUser
@@ -47,11 +50,17 @@ from dbops.controllers.deletion import Dependent, blocked_by_owned_objects, clea
 from dbops.controllers.instances import CLUSTER_INSTANCE, INSTANCE, InstanceProblem, ResolvedInstance, target_of
 from dbops.controllers.references import check_object_references, refuse_admin_account
 from dbops.controllers.rotation import rotated_accounts
-from dbops.controllers.rotation_flow import ROTATION_FAILED_PREFIX, RotationFailure, RotationFlow, drop_rotated
+from dbops.controllers.rotation_flow import (
+    ROTATION_FAILED_PREFIX,
+    RotationFailure,
+    RotationFlow,
+    SecretWriter,
+    drop_rotated,
+)
 from dbops.controllers.server_ownership import ACCOUNTS
 from dbops.controllers.transitions import READY_REASON_AND_MESSAGE
 from dbops.controllers.user_drift import UserDrift, synced_reports, with_failure
-from dbops.engines.base import EngineAdapter, EngineError
+from dbops.engines.base import EngineAdapter, EngineError, ObservedAccount
 from dbops.engines.connection import ConnectionFailure
 from dbops.engines.errors import InvalidSpec
 from dbops.engines.rotation import ServiceRoleMissing, rotation_adapter
@@ -81,6 +90,108 @@ class SpecProblem(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+@dataclass(frozen=True)
+class UserRun:
+    """One reconcile of one DatabaseUser: what every step needs besides its own inputs."""
+
+    obj: DatabaseUser
+    raw: Obj
+    draft: StatusDraft
+    rid: str
+    instance: ResolvedInstance
+    secret_name: str
+    secret_namespace: str
+
+    @property
+    def name(self) -> str:
+        return self.obj.metadata.name or ""
+
+    @property
+    def key(self) -> str:
+        """namespace/name, the key of the reconciler's per-user memory."""
+        return f"{self.obj.metadata.namespace}/{self.name}"
+
+    @property
+    def metric_namespace(self) -> str:
+        return metric_namespace(self.obj.metadata.namespace)
+
+    @property
+    def recorded(self) -> bool:
+        """Whether the stored status records the account's creation (`status.user.createdAt`)."""
+        return bool((self.draft.before.get("user") or {}).get("createdAt"))
+
+
+@dataclass(frozen=True)
+class Password:
+    """The password the Secret describes and where it came from (behaviour.md 8.2): `existing-secret`, `source`,
+    `credentials`, `generated` (or `rotation`); `version` is an existingPasswordSecret's resourceVersion."""
+
+    value: str
+    source: str
+    version: str = ""
+
+
+class AccountAction(Enum):
+    """What the account's existence step does (see `account_action`)."""
+
+    CREATE = "create"
+    TAKE_OVER = "take-over"
+    REGENERATE = "regenerate"
+    RESET = "reset"
+    KEEP = "keep"
+
+    @property
+    def fresh(self) -> bool:
+        """Whether this reconcile makes the account ours (created or taken over): it records `createdAt`."""
+        return self in (AccountAction.CREATE, AccountAction.TAKE_OVER)
+
+    @property
+    def secret_event(self) -> str | None:
+        """The event the credentials Secret's write announces for this action (None: the Secret's own rule)."""
+        return _SECRET_EVENTS.get(self)
+
+
+_SECRET_EVENTS = {
+    AccountAction.CREATE: "SecretCreated",
+    AccountAction.TAKE_OVER: "SecretCreated",
+    AccountAction.REGENERATE: "SecretRegenerated",
+}
+
+
+def account_action(exists: bool, recorded: bool, source: str, secret_changed: bool) -> AccountAction:
+    """The existence step from what the server has (`exists`), what the status records (`recorded`: createdAt), the
+    password's source and whether an existingPasswordSecret changed since its value was last set: a missing account
+    is created (again), a found one not recorded is taken over, a generated password (the Secret was deleted or
+    emptied) is set, a changed existing Secret's value is set once, anything else is kept."""
+    if not exists:
+        return AccountAction.CREATE
+    if not recorded:
+        return AccountAction.TAKE_OVER
+    if source == "generated":
+        return AccountAction.REGENERATE
+    if source == "existing-secret" and secret_changed:
+        return AccountAction.RESET
+    return AccountAction.KEEP
+
+
+@dataclass(frozen=True)
+class AccountResult:
+    """What the account step leaves for the next steps: whether the account is `fresh` (created or taken over now),
+    whether the spec was `applied`, the Secret's event, and the `active` login the Secret describes."""
+
+    fresh: bool
+    applied: bool
+    secret_event: str | None
+    active: str
+
+
+def _failure_reason(problem: Exception) -> str:
+    """The Ready reason of a permanent problem."""
+    if isinstance(problem, SpecProblem):
+        return problem.reason
+    return "SecretTemplateError" if isinstance(problem, TemplateError) else "InvalidSpec"
 
 
 class UserReconciler(KindReconciler[DatabaseUser]):
@@ -146,214 +257,235 @@ class UserReconciler(KindReconciler[DatabaseUser]):
     # Reconcile --------------------------------------------------------------------------------------------------
 
     async def sync(self, obj: DatabaseUser, raw: Obj, rid: str) -> Result | None:
-        spec, name = obj.spec, obj.metadata.name or ""
-        namespace = metric_namespace(obj.metadata.namespace)
+        """behaviour.md 8.1, step by step; each step is one helper below."""
+        run = await self._start(obj, raw, rid)
+        if run is None:
+            return None
+        try:
+            password = await self._password(run)
+            adapter = await adapter_for(self.ctx, run.instance)
+            refuse_admin_account(adapter, obj.spec.username, "spec.username")
+            rotation = RotationFlow(self, obj, raw, run.draft, rid, run.instance, adapter)
+            await rotation.begin()
+            account = await self._ensure_account(run, adapter, rotation, password)
+            await self._ensure_secret(run, password, account.secret_event, account.fresh, username=account.active)
+            rotation_error = await rotation.step(self._rotated_secret_writer(run), password.value)
+        except ServiceRoleMissing as missing:
+            return await self._service_role_missing(run, str(missing))
+        except (SpecProblem, TemplateError, InvalidSpec) as problem:
+            return await self._failed(run, _failure_reason(problem), str(problem))
+        except (EngineError, ConnectionFailure, InstanceProblem) as error:
+            await self._unreachable(run, error)
+        self._ready(run, password)
+        return await self._record(run, adapter, rotation, account.applied, rotation_error)
+
+    async def _start(self, obj: DatabaseUser, raw: Obj, rid: str) -> UserRun | None:
+        """The declared prerequisites (instance, references) gate the reconcile: None after recording Pending (woken
+        by the prerequisite's change), else this reconcile's `UserRun`."""
         draft = self.draft(raw)
-        target = target_of(spec, obj.metadata.namespace)
-        instance, waiting, reason = self.prerequisites.gate(raw, target)
+        instance, waiting, reason = self.prerequisites.gate(raw, target_of(obj.spec, obj.metadata.namespace))
         if instance is None:
             draft.set(phase="Pending", message=waiting)
             draft.condition("Ready", False, reason, waiting)
             await self.write_status(raw, draft, rid)
             self.publish(obj, draft)
             return None
-        secret_name, secret_namespace = self.secret_location(obj)
-        request_key = f"{obj.metadata.namespace}/{name}"
-        applied = False
-        try:
-            password, source, source_version = await self._password(obj, secret_name, secret_namespace)
-            adapter = await adapter_for(self.ctx, instance)
-            refuse_admin_account(adapter, spec.username, "spec.username")
-            rotation = RotationFlow(self, obj, raw, draft, rid, instance, adapter)
-            await rotation.detect()
-            rotation.report_options(adapter.unsupported_user_fields(spec, None))
-            async with self.ctx.servers.operation(instance.target.key):
-                await rotation.prepare()
-                active = rotation.active_user
-                # Once a generated account is active, the Secret's password is that account's; spec.username keeps
-                # (or, when created now, gets) a password nobody is given.
-                own_password = password if active == spec.username else generate_password()
-                observed = await adapter.observe_account(spec.username)
-                created_at = (draft.before.get("user") or {}).get("createdAt")
-                fresh = observed is None or not created_at
-                secret_event = None
-                if observed is None:
-                    comment = self.server_objects.text(raw, instance)
-                    await adapter.create_account(spec, password=own_password, comment=comment)
-                    self._operation("create", instance.engine, namespace, True)
-                    verb = "Recreated" if created_at else "Created"
-                    tail = "; it had disappeared from the server" if created_at else ""
-                    self.normal(raw, "Created", f"{verb} user {spec.username} on instance {instance.name}{tail}")
-                    secret_event = "SecretCreated"
-                elif not created_at:
-                    await self.server_objects.claim(adapter, raw, instance)  # OwnershipConflict: another's
-                    await adapter.set_password(spec.username, own_password)
-                    self._operation("create", instance.engine, namespace, True)
-                    self.ctx.metrics.adoptions.labels("DatabaseUser", "success", namespace).inc()
-                    self.normal(
-                        raw,
-                        "Created",
-                        f"Took over existing account {spec.username} on instance {instance.name}; its password was set",
-                    )
-                    secret_event = "SecretCreated"
-                elif source == "generated":
-                    if not await rotation.set_active_password(password):
-                        await adapter.set_password(spec.username, password)
-                    secret_event = "SecretRegenerated"
-                elif source == "existing-secret" and self._applied_source.get(request_key) != source_version:
-                    await adapter.set_password(spec.username, password)
-                if fresh:
-                    draft.set(user={"username": spec.username, "createdAt": _now()})
-                # A created account already has every attribute of the spec; setting a password changes none.
-                spec_changed = draft.before.get("observedGeneration") != obj.metadata.generation
-                applied = fresh or spec_changed
-                if observed is not None and (fresh or spec_changed):
-                    await adapter.apply_account(spec, observed)
-                    await self.server_objects.mark(adapter, raw, instance)
-                    if not fresh:
-                        self._operation("update", instance.engine, namespace, True)
-                await rotation.ensure_accounts(password, apply=fresh or spec_changed)
-            await self._ensure_secret(
-                obj,
+        return UserRun(obj, raw, draft, rid, instance, *self.secret_location(obj))
+
+    async def _ensure_account(
+        self, run: UserRun, adapter: EngineAdapter, rotation: RotationFlow, password: Password
+    ) -> AccountResult:
+        """Inside the instance's operation slot (one change at a time per server): rotation's service role and
+        status, the account's existence (`account_action`), the spec applied when fresh or changed, and rotation's
+        generated account. Once a generated account is active, the Secret's password is that account's;
+        spec.username keeps (or, when created now, gets) a password nobody is given."""
+        spec = run.obj.spec
+        async with self.ctx.servers.operation(run.instance.target.key):
+            await rotation.prepare()
+            active = rotation.active_user
+            own_password = password.value if active == spec.username else generate_password()
+            observed = await adapter.observe_account(spec.username)
+            changed = self._applied_source.get(run.key) != password.version
+            action = account_action(observed is not None, run.recorded, password.source, changed)
+            await self._carry_out(run, adapter, rotation, action, password.value, own_password)
+            applied = await self._apply_spec(run, adapter, observed, action.fresh)
+            await rotation.ensure_accounts(password.value, apply=applied)
+        return AccountResult(fresh=action.fresh, applied=applied, secret_event=action.secret_event, active=active)
+
+    async def _carry_out(
+        self,
+        run: UserRun,
+        adapter: EngineAdapter,
+        rotation: RotationFlow,
+        action: AccountAction,
+        password: str,
+        own_password: str,
+    ) -> None:
+        """The account's existence step: create it, take over a found one (setting its password), set a regenerated
+        or changed password, or nothing. `own_password` is spec.username's (see `_ensure_account`)."""
+        spec, raw, instance = run.obj.spec, run.raw, run.instance
+        if action is AccountAction.CREATE:
+            comment = self.server_objects.text(raw, instance)
+            await adapter.create_account(spec, password=own_password, comment=comment)
+            self._count(run, "create", True)
+            verb = "Recreated" if run.recorded else "Created"
+            tail = "; it had disappeared from the server" if run.recorded else ""
+            self.normal(raw, "Created", f"{verb} user {spec.username} on instance {instance.name}{tail}")
+        elif action is AccountAction.TAKE_OVER:
+            await self.server_objects.claim(adapter, raw, instance)  # OwnershipConflict: another's
+            await adapter.set_password(spec.username, own_password)
+            self._count(run, "create", True)
+            self.ctx.metrics.adoptions.labels("DatabaseUser", "success", run.metric_namespace).inc()
+            self.normal(
                 raw,
-                rid,
-                instance,
-                secret_name,
-                secret_namespace,
-                password,
-                source,
-                secret_event,
-                fresh,
-                username=active,
+                "Created",
+                f"Took over existing account {spec.username} on instance {instance.name}; its password was set",
             )
+        elif action is AccountAction.REGENERATE:
+            if not await rotation.set_active_password(password):
+                await adapter.set_password(spec.username, password)
+        elif action is AccountAction.RESET:
+            await adapter.set_password(spec.username, password)
 
-            async def write_rotated(username: str, new_password: str) -> None:
-                await self._ensure_secret(
-                    obj,
-                    raw,
-                    rid,
-                    instance,
-                    secret_name,
-                    secret_namespace,
-                    new_password,
-                    "rotation",
-                    "PasswordRotated",
-                    False,
-                    username=username,
-                )
+    async def _apply_spec(
+        self, run: UserRun, adapter: EngineAdapter, observed: ObservedAccount | None, fresh: bool
+    ) -> bool:
+        """Records a fresh account's creation and brings an existing account in line with the spec when it is fresh
+        or the spec changed; True when this reconcile applied (drift's `applied`). A created account already has
+        every attribute of the spec; setting a password changes none."""
+        draft, spec = run.draft, run.obj.spec
+        if fresh:
+            draft.set(user={"username": spec.username, "createdAt": _now()})
+        spec_changed = draft.before.get("observedGeneration") != run.obj.metadata.generation
+        applied = fresh or spec_changed
+        if observed is not None and applied:
+            await adapter.apply_account(spec, observed)
+            await self.server_objects.mark(adapter, run.raw, run.instance)
+            if not fresh:
+                self._count(run, "update", True)
+        return applied
 
-            rotation_error: RotationFailure | None = None
-            try:
-                await rotation.rotate(write_rotated, password)
-                # Blocked superseded accounts are re-checked whenever the user is reconciled (read-only catalog
-                # queries, and only while such an entry exists).
-                await rotation.superseded(recheck_blocked=True)
-            except RotationFailure as error:
-                rotation_error = error
-        except ServiceRoleMissing as missing:
-            return await self._service_role_missing(obj, raw, draft, rid, str(missing), instance.name)
-        except SpecProblem as problem:
-            return await self._failed(obj, raw, draft, rid, problem.reason, str(problem), instance.name)
-        except TemplateError as error:
-            return await self._failed(obj, raw, draft, rid, "SecretTemplateError", str(error), instance.name)
-        except InvalidSpec as error:
-            return await self._failed(obj, raw, draft, rid, "InvalidSpec", str(error), instance.name)
-        except (EngineError, ConnectionFailure, InstanceProblem) as error:
-            self._operation(
-                "create" if not (draft.before.get("user") or {}).get("createdAt") else "update",
-                instance.engine,
-                namespace,
-                False,
-            )
-            draft.set(phase="Failed", message=str(error))
-            draft.condition("Ready", False, "ReconcileFailed", str(error))
-            self.synced_failed(draft, "ReconcileFailed", str(error), f"DatabaseUser {name}: {error}")
-            await self.write_status(raw, draft, rid)
-            self.publish(obj, draft)
-            raise TransientError(str(error)) from None
+    def _rotated_secret_writer(self, run: UserRun) -> SecretWriter:
+        """Rotation's callback: the credentials Secret rewritten for the new (username, password); the rotation
+        announces the change itself (PasswordRotated)."""
 
-        if source == "existing-secret":
-            self._applied_source[request_key] = source_version
-        secret_status = {"name": secret_name, "namespace": secret_namespace}
+        async def write(username: str, password: str) -> None:
+            await self._ensure_secret(run, Password(password, "rotation"), "PasswordRotated", False, username=username)
+
+        return write
+
+    def _ready(self, run: UserRun, password: Password) -> None:
+        """Account and Secret are in place: the existingPasswordSecret version is now on the server (set once), and
+        the status says Ready."""
+        draft, spec = run.draft, run.obj.spec
+        if password.source == "existing-secret":
+            self._applied_source[run.key] = password.version
+        secret_status = {"name": run.secret_name, "namespace": run.secret_namespace}
         draft.set(
             phase="Ready",
             message="User is ready",
-            observedGeneration=obj.metadata.generation,
+            observedGeneration=run.obj.metadata.generation,
             secret={**(draft.data.get("secret") or {}), **secret_status},
         )
         if not draft.data.get("user"):
             draft.set(user={"username": spec.username})
         draft.condition("Ready", True, "ReconcileSuccess", "User is ready")
-        # behaviour.md 8.1 step 6, after rotation so the account checked is the one the Secret now describes.
+
+    async def _record(
+        self,
+        run: UserRun,
+        adapter: EngineAdapter,
+        rotation: RotationFlow,
+        applied: bool,
+        rotation_error: RotationFailure | None,
+    ) -> Result:
+        """The drift check (behaviour.md 8.1 step 6, after rotation so the account checked is the one the Secret now
+        describes), a rotation failure, the status write, and the requeue at the earliest timer: the next drift
+        check or the next rotation timer (section 3)."""
         outcome = await self.drift.check(
-            obj,
-            raw,
-            draft,
-            rid,
-            instance,
+            run.obj,
+            run.raw,
+            run.draft,
+            run.rid,
+            run.instance,
             adapter,
-            grants=self._grants(obj),
+            grants=self._grants(run.obj),
             applied=applied,
-            operation=lambda op, ok: self._operation(op, instance.engine, namespace, ok),
+            operation=lambda op, ok: self._count(run, op, ok),
         )
         if rotation_error is not None:
-            # The account and its Secret are fine; the rotation is retried with backoff (behaviour.md 8.6).
-            message = str(rotation_error)
-            detail = message.removeprefix(ROTATION_FAILED_PREFIX)
-            draft.set(message=message)
-            with_failure(draft, "ReconcileFailed", message)
-            draft.warning_on_change(
-                "RotationFailed",
-                f"Password rotation of DatabaseUser {name} failed: {detail}",
-                when=synced_reports(message),
-            )
-            await self.write_status(raw, draft, rid)
-            self.publish(obj, draft)
-            raise TransientError(message)
-        await self.write_status(raw, draft, rid)
-        self.publish(obj, draft)
+            await self._rotation_failed(run, rotation_error)
+        await self._write(run)
         if outcome.error is not None:
             raise TransientError(outcome.error)
-        # The earliest timer: the next drift check or the next rotation timer (section 3).
-        due = outcome.requeue_after if outcome.requeue_after is not None else self.drift_interval(obj, instance)
+        due = outcome.requeue_after if outcome.requeue_after is not None else self.drift_interval(run.obj, run.instance)
         return Result(requeue_after=rotation.requeue_after(due))
 
-    async def _service_role_missing(
-        self, obj: DatabaseUser, raw: Obj, draft: StatusDraft, rid: str, role: str, instance: str
-    ) -> Result | None:
+    async def _write(self, run: UserRun) -> None:
+        """The status as this reconcile leaves it, and the per-object metric series."""
+        await self.write_status(run.raw, run.draft, run.rid)
+        self.publish(run.obj, run.draft)
+
+    def _count(self, run: UserRun, operation: str, ok: bool) -> None:
+        self._operation(operation, run.instance.engine, run.metric_namespace, ok)
+
+    async def _rotation_failed(self, run: UserRun, error: RotationFailure) -> NoReturn:
+        """The account and its Secret are fine; the rotation is retried with backoff (behaviour.md 8.6), with one
+        RotationFailed event per distinct error (the Synced message is the memory)."""
+        message = str(error)
+        detail = message.removeprefix(ROTATION_FAILED_PREFIX)
+        run.draft.set(message=message)
+        with_failure(run.draft, "ReconcileFailed", message)
+        run.draft.warning_on_change(
+            "RotationFailed",
+            f"Password rotation of DatabaseUser {run.name} failed: {detail}",
+            when=synced_reports(message),
+        )
+        await self._write(run)
+        raise TransientError(message)
+
+    async def _unreachable(self, run: UserRun, error: Exception) -> NoReturn:
+        """A server, connection or instance problem: phase Failed, Synced=False (one ReconcileFailed event per
+        distinct error), retried with backoff."""
+        draft = run.draft
+        self._count(run, "update" if run.recorded else "create", False)
+        draft.set(phase="Failed", message=str(error))
+        draft.condition("Ready", False, "ReconcileFailed", str(error))
+        self.synced_failed(draft, "ReconcileFailed", str(error), f"DatabaseUser {run.name}: {error}")
+        await self._write(run)
+        raise TransientError(str(error)) from None
+
+    async def _service_role_missing(self, run: UserRun, role: str) -> Result | None:
         """behaviour.md 4 and 8.6: rotation's service role is missing and may not be created: a wait (the role lives
         on the server, so it is polled), with one RotationFailed event."""
         message = (
             f"Waiting for service role {role}: it does not exist and "
             "spec.passwordRotation.serviceRole.autoCreate is false"
         )
-        draft.set(phase="Pending", message=message)
-        draft.condition("Ready", False, "DependencyNotReady", message)
-        draft.warning_on_change(
+        run.draft.set(phase="Pending", message=message)
+        run.draft.condition("Ready", False, "DependencyNotReady", message)
+        run.draft.warning_on_change(
             "RotationFailed",
-            f"Password rotation of DatabaseUser {obj.metadata.name} failed: {message}",
+            f"Password rotation of DatabaseUser {run.name} failed: {message}",
             when=READY_REASON_AND_MESSAGE,
         )
-        await self.write_status(raw, draft, rid)
-        self.publish(obj, draft)
+        await self._write(run)
         return Result(requeue_after=30)
 
-    async def _failed(
-        self, obj: DatabaseUser, raw: Obj, draft: StatusDraft, rid: str, reason: str, message: str, instance: str
-    ) -> Result | None:
+    async def _failed(self, run: UserRun, reason: str, message: str) -> Result | None:
         """A permanent failure: phase Failed, one ReconcileFailed event per distinct problem, no timed requeue."""
-        draft.set(phase="Failed", message=message)
-        draft.condition("Ready", False, reason, message)
-        draft.warning_on_change(
-            "ReconcileFailed", f"DatabaseUser {obj.metadata.name}: {message}", when=READY_REASON_AND_MESSAGE
+        run.draft.set(phase="Failed", message=message)
+        run.draft.condition("Ready", False, reason, message)
+        run.draft.warning_on_change(
+            "ReconcileFailed", f"DatabaseUser {run.name}: {message}", when=READY_REASON_AND_MESSAGE
         )
-        await self.write_status(raw, draft, rid)
-        self.publish(obj, draft)
+        await self._write(run)
         return None
 
-    async def _password(self, obj: DatabaseUser, secret_name: str, secret_namespace: str) -> tuple[str, str, str]:
+    async def _password(self, run: UserRun) -> Password:
         """The password, where it came from (existing-secret, source, credentials or generated, 8.2) and, for an
         existingPasswordSecret, that Secret's resourceVersion (to set a changed value on the server once)."""
+        obj, secret_name, secret_namespace = run.obj, run.secret_name, run.secret_namespace
         spec = obj.spec
         existing = spec.existing_password_secret
         if existing is not None:
@@ -369,7 +501,9 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 raise SpecProblem(
                     "SecretNotFound", f"Secret {namespace}/{existing.name} key {existing.key!r} not found"
                 )
-            return value, "existing-secret", str(((secret or {}).get("metadata") or {}).get("resourceVersion"))
+            return Password(
+                value, "existing-secret", str(((secret or {}).get("metadata") or {}).get("resourceVersion"))
+            )
         templated = bool(
             spec.password_secret and spec.password_secret.secret_template and spec.password_secret.secret_template.data
         )
@@ -386,7 +520,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 and belongs_to(source, user, user_namespace)  # another user's source is never our password
                 and (value := own_value(source, "password")) is not None
             ):
-                return value, "source", ""
+                return Password(value, "source")
             # A Secret written by the Go operator keeps the password in an annotation (api.md 1.7): it becomes the
             # password-source Secret's, and the annotation goes in the same write of the credentials Secret.
             if (
@@ -394,7 +528,7 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 and belongs_to(credentials, user, user_namespace)
                 and (value := legacy_password(credentials)) is not None
             ):
-                return value, "source", ""
+                return Password(value, "source")
         else:
             credentials = await self._managed_secret(secret_name, secret_namespace)
             if (
@@ -402,33 +536,24 @@ class UserReconciler(KindReconciler[DatabaseUser]):
                 and belongs_to(credentials, obj.metadata.name or "", obj.metadata.namespace or "")
                 and (value := own_value(credentials, "password")) is not None
             ):
-                return value, "credentials", ""
+                return Password(value, "credentials")
         config = spec.password_secret
         policy = PasswordPolicy(
             length=config.length if config else 32,
             include_special_chars=config.include_special_chars if config else True,
             exclude_chars=(config.exclude_chars or "") if config else "",
         )
-        return generate_password(policy), "generated", ""
+        return Password(generate_password(policy), "generated")
 
     async def _ensure_secret(
-        self,
-        obj: DatabaseUser,
-        raw: Obj,
-        rid: str,
-        instance: ResolvedInstance,
-        name: str,
-        namespace: str,
-        password: str,
-        source: str,
-        event: str | None,
-        fresh: bool,
-        *,
-        username: str,
+        self, run: UserRun, secret_password: Password, event: str | None, fresh: bool, *, username: str
     ) -> None:
         """Create or update the credentials Secret (and the password-source Secret of the template layout) for the
         login account `username` (the active one, behaviour.md 8.6). With `event` "PasswordRotated" the caller
         announces the change itself."""
+        obj, raw, rid, instance = run.obj, run.raw, run.rid, run.instance
+        name, namespace = run.secret_name, run.secret_namespace
+        password, source = secret_password.value, secret_password.source
         spec, user = obj.spec, obj.metadata.name or ""
         user_namespace = obj.metadata.namespace or ""
         existing_ref = spec.existing_password_secret
