@@ -30,3 +30,4 @@ fi
 
 bash "$here/build-k8s.sh"
 bash "$here/build-versitygw.sh" >/dev/null
+bash "$here/build-fake-gcs-server.sh" >/dev/null

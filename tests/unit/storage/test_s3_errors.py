@@ -148,5 +148,10 @@ def test_open_store_needs_credentials_for_s3_and_refuses_other_types() -> None:
         open_store(config)
     assert isinstance(open_store(config, s3_credentials=CREDS), S3Store)
     gcs = StorageConfig.model_validate({"type": "gcs", "gcs": {"bucket": "b", "secretRef": {"name": "n", "key": "k"}}})
-    with pytest.raises(NotImplementedError, match="gcs"):
+    with pytest.raises(ValueError, match="service-account"):
         open_store(gcs)
+    azure = StorageConfig.model_validate(
+        {"type": "azure", "azure": {"container": "c", "storageAccount": "a", "secretRef": {"name": "n"}}}
+    )
+    with pytest.raises(NotImplementedError, match="azure"):
+        open_store(azure)
