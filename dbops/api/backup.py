@@ -143,6 +143,9 @@ class DatabaseBackupStatus(MessageStatus):
     backup_size: str | None = Field(None, description="Stored size in binary units, e.g. 1.2 GiB.")
     progress: BackupProgress | None = Field(None, description="Progress while Running.")
     expires_at: datetime | None = Field(None, description="Completion plus ttl.")
+    next_attempt_at: datetime | None = Field(
+        None, description="Addition: when the next attempt starts after a failed one (retryPolicy)."
+    )
 
 
 class DatabaseBackup(Resource[DatabaseBackupSpec, DatabaseBackupStatus]):

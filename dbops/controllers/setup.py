@@ -12,6 +12,7 @@ from typing import Any
 
 from dbops.api.kinds import by_kind
 from dbops.controllers import annotations as ann
+from dbops.controllers.backup import BackupReconciler
 from dbops.controllers.base import KindReconciler
 from dbops.controllers.context import OperatorContext, resource_of
 from dbops.controllers.credentials import MANAGED_SECRETS_SELECTOR
@@ -204,6 +205,7 @@ def register_controllers(ctx: OperatorContext) -> None:
         )
     )
     register_access_controllers(ctx)
+    register_backup_controllers(ctx)
     reconcilers = [c.spec.reconciler for c in ctx.manager.controllers]
     kind_reconcilers = [r for r in reconcilers if isinstance(r, KindReconciler)]
     ctx.manager.on_leader(lambda: _rebuild(kind_reconcilers, ctx.config.instance_id))
@@ -321,3 +323,40 @@ def register_access_controllers(ctx: OperatorContext) -> None:
                 rate_limiter=spec_error_backoff(),
             )
         )
+
+
+DATABASE_REF_INDEX = "database-ref"
+
+
+def database_ref_value(obj: Obj) -> list[str]:
+    """Index value of a backup: the Database it reads, as `namespace/name` (the Database's cache key)."""
+    ref = (obj.get("spec") or {}).get("databaseRef") or {}
+    namespace = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace") or ""
+    return [f"{namespace}/{ref['name']}"] if ref.get("name") else []
+
+
+def register_backup_controllers(ctx: OperatorContext) -> None:
+    """DatabaseBackup (backup.md 3): woken by its Database turning Ready (or changing while Ready) and by its own
+    runner when an attempt ends; the runners live while this process leads."""
+    backups = BackupReconciler(ctx)
+    store = ctx.store(by_kind("DatabaseBackup"))
+    if DATABASE_REF_INDEX not in store.indexer_names:
+        store.add_indexer(DATABASE_REF_INDEX, database_ref_value)
+    database_ready = Watch(
+        resource_of(by_kind("Database")),
+        index_keys(store, DATABASE_REF_INDEX),
+        predicates=(PREREQUISITE_BECAME_USABLE,),
+    )
+    controller = ctx.manager.add_controller(
+        ControllerSpec(
+            name="databasebackup",
+            resource=resource_of(by_kind("DatabaseBackup")),
+            reconciler=backups,
+            predicates=(PRIMARY,),
+            watches=[database_ready],
+            max_concurrency=ctx.config.workers("databasebackup"),
+            rate_limiter=spec_error_backoff(),
+        )
+    )
+    backups.runners.wake = controller.enqueue
+    ctx.manager.add_runnable(backups.runners.supervise)
