@@ -322,7 +322,7 @@ class GCSStore:
                     self._credentials.parsed()
                     self._token = Token(
                         service_file=io.StringIO(self._credentials.service_account_json),
-                        session=self._get_session(),  # type: ignore[arg-type]
+                        session=self._get_session(),  # type: ignore[arg-type, unused-ignore]  # the session type differs between installs
                         scopes=[SCOPE],
                     )
                 try:
