@@ -25,7 +25,11 @@ POD_NAMESPACE="$ns" POD_NAME=dbops-demo start_bg operator "$root/.venv/bin/pytho
 wait_until 60 "the operator's /readyz" curl -sf http://127.0.0.1:8081/readyz
 
 kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl apply -n "$ns" -k "$root/config/samples" >/dev/null
+# The DatabaseBackup sample needs an S3 server, which the demo does not start yet (issue 15: the README's backup
+# section will); every other sample is applied as it is.
+kubectl kustomize "$root/config/samples" \
+  | "$root/.venv/bin/python" -c 'import sys, yaml; print(yaml.safe_dump_all([d for d in yaml.safe_load_all(sys.stdin) if d and d.get("kind") != "DatabaseBackup"]))' \
+  | kubectl apply -n "$ns" -f - >/dev/null
 wait_until 120 "the sample instance to become Ready" \
   bash -c "kubectl get -n '$ns' dbi -o jsonpath='{.items[*].status.phase}' | grep -q Ready"
 wait_until 120 "the sample database and user to become Ready" \
