@@ -22,6 +22,7 @@ ETCD_PEER_PORT="${ETCD_PEER_PORT:-$((2380 + port_offset))}"
 KCM_PORT="${KCM_PORT:-$((10257 + port_offset))}"
 PG_PORT="${PG_PORT:-$((15432 + port_offset))}"
 MARIADB_PORT="${MARIADB_PORT:-$((13306 + port_offset))}"
+S3_PORT="${S3_PORT:-$((9000 + port_offset))}"
 
 # The admin accounts the operator is given, as a real deployment would (engines.md 1.6: not superuser on PostgreSQL).
 DB_ADMIN_USER="${DB_ADMIN_USER:-dbops_admin}"
@@ -29,3 +30,7 @@ DB_ADMIN_PASSWORD="${DB_ADMIN_PASSWORD:-dbops-admin-pw}"
 # Superuser accounts, for tests that must inspect or break things behind the operator's back.
 PG_SUPERUSER_PASSWORD="${PG_SUPERUSER_PASSWORD:-postgres-superuser-pw}"
 MARIADB_ROOT_PASSWORD="${MARIADB_ROOT_PASSWORD:-mariadb-root-pw}"
+# The local S3 server's root keys (hack/s3.sh) and the bucket the backup samples write to (config/samples).
+S3_ACCESS_KEY="${S3_ACCESS_KEY:-dbops-demo-access}"
+S3_SECRET_KEY="${S3_SECRET_KEY:-dbops-demo-secret-key}"
+S3_BUCKET="${S3_BUCKET:-dbops-backups}"

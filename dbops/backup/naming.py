@@ -24,6 +24,7 @@ __all__ = [
     "backup_name",
     "candidate_keys",
     "escape_name",
+    "format_of_key",
     "metadata_key",
     "normalize_prefix",
     "object_key",
@@ -111,3 +112,23 @@ def candidate_keys(key: str, prefix: str | None) -> tuple[str, ...]:
     if not clean:
         return (key,)
     return (key, f"{clean}/{key.lstrip('/')}")
+
+
+def format_of_key(key: str, engine: str) -> str | None:
+    """The dump format a key's extensions name (for a ``fromPath`` object without metadata file): encryption and
+    compression suffixes are stripped first. ``.sql`` is ``plain`` on PostgreSQL and ``mysqldump`` on MySQL/MariaDB.
+    None when the extension names no format this engine restores."""
+    name = key.rsplit("/", 1)[-1]
+    if name.endswith(ENCRYPTION_EXTENSION):
+        name = name[: -len(ENCRYPTION_EXTENSION)]
+    for extension in COMPRESSION_EXTENSIONS.values():
+        if name.endswith(extension):
+            name = name[: -len(extension)]
+            break
+    if name.endswith(".sql"):
+        return "mysqldump" if engine in ("mysql", "mariadb") else "plain"
+    by_length = sorted(FORMAT_EXTENSIONS.items(), key=lambda item: -len(item[1]))  # `.dir.tar` before `.tar`
+    for format_name, extension in by_length:
+        if extension and extension != ".sql" and name.endswith(extension):
+            return format_name
+    return None

@@ -40,12 +40,22 @@ from dbops.controllers.instances import (
     instance_is_ready,
     target_of,
 )
+from dbops.controllers.operations import (
+    OperationRun,
+    Waiting,
+    crossed_milestone,
+    human_size,
+    parse_time,
+    rfc3339,
+    sanitised,
+)
 from dbops.controllers.references import checked_gate
+from dbops.controllers.restore_targets import restore_running_into
 from dbops.controllers.runners import Runner, Runners
 from dbops.controllers.transitions import all_of, condition_state, field_state
 from dbops.engines.base import EngineError
 from dbops.engines.connection import ConnectionFailure
-from dbops.engines.dump import MAX_ERROR_CHARS, DumpRequest, dump_method
+from dbops.engines.dump import DumpRequest, dump_method
 from dbops.engines.errors import InvalidSpec
 from dbops.metrics import metric_namespace
 from dbops.runtime import Result, remove_finalizer
@@ -54,18 +64,9 @@ from dbops.storage import ObjectStore, StorageError
 
 PROGRESS_INTERVAL = 15.0
 """How often a running backup records its progress (backup.md 3.2 step 5)."""
-MILESTONES = (25, 50, 75)
 DELETE_BACKOFF = (30.0, 300.0)
 RETAIN = "Retain"
 SNAPSHOT_LABEL = ann.PREFIX + "snapshot"
-
-
-class Waiting(Exception):
-    """A gate is closed: phase Pending with ``reason`` (woken by the watches, backup.md 3.2 step 3)."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class AttemptFailed(Exception):
@@ -76,34 +77,12 @@ class AttemptFailed(Exception):
         self.reason = reason
 
 
-@dataclass
-class BackupRun:
-    """One reconcile of one backup: what every step reads and writes."""
-
-    obj: DatabaseBackup
-    raw: Obj
-    draft: StatusDraft
-    rid: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.obj.metadata.namespace}/{self.obj.metadata.name}"
-
-    @property
-    def name(self) -> str:
-        return self.obj.metadata.name or ""
-
-    @property
-    def namespace(self) -> str:
-        return self.obj.metadata.namespace or ""
+class BackupRun(OperationRun[DatabaseBackup]):
+    """One reconcile of one backup."""
 
     @property
     def spec(self) -> DatabaseBackupSpec:
         return self.obj.spec
-
-    @property
-    def status(self) -> Obj:
-        return self.draft.data
 
 
 @dataclass(frozen=True)
@@ -122,39 +101,7 @@ def milestone(status: Mapping[str, Any]) -> int | None:
     progress = status.get("progress") or {}
     if not progress.get("estimatedTotalBytes") or progress.get("currentPhase") == "Completed":
         return None
-    percentage = int(progress.get("percentage") or 0)
-    crossed = [m for m in MILESTONES if percentage >= m]
-    return crossed[-1] if crossed else None
-
-
-def human_size(size: int) -> str:
-    """Binary units with one decimal (``status.backupSize``: ``1.2 GiB``)."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def sanitised(error: BaseException, limit: int = MAX_ERROR_CHARS) -> str:
-    """The error as users see it: its message (already free of credentials by the stores' and tools' rules), cut to
-    the length ``lastAttemptError`` holds."""
-    text = str(error) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return crossed_milestone(int(progress.get("percentage") or 0))
 
 
 class BackupReconciler(KindReconciler[DatabaseBackup]):
@@ -283,23 +230,14 @@ class BackupReconciler(KindReconciler[DatabaseBackup]):
             raise Waiting("InstanceNotReady", f"Waiting for {problem}")
         status = database.get("status") or {}
         server_name = (status.get("database") or {}).get("name") or model.spec.name
-        if self._restore_running(namespace, ref.name):
+        instance_key = instance.target.store_key
+        if restore_running_into(
+            self.restores, resource=(namespace, ref.name), instance=instance_key, server_name=server_name
+        ):
             raise Waiting("RestoreInProgress", f"Waiting for the restore into {description} to finish")
         estimate = int((status.get("database") or {}).get("sizeBytes") or 0)
         version = (instance.raw.get("status") or {}).get("version")
         return Target(server_name, instance, estimate, version)
-
-    def _restore_running(self, namespace: str, database: str) -> bool:
-        for restore in self.restores.list():
-            target = ((restore.get("spec") or {}).get("target") or {}).get("databaseRef") or {}
-            restore_namespace = (restore.get("metadata") or {}).get("namespace")
-            if (
-                target.get("name") == database
-                and (target.get("namespace") or restore_namespace) == namespace
-                and (restore.get("status") or {}).get("phase") == "Running"
-            ):
-                return True
-        return False
 
     async def _plan(self, run: BackupRun, target: Target) -> AttemptPlan:
         """Everything the attempt needs; raises before anything starts (3.2 step 2, second list; step 3)."""

@@ -35,6 +35,7 @@ from dbops.controllers.instances import (
 )
 from dbops.controllers.ownership import created_roles, ownership_status, spared_names, with_created_roles
 from dbops.controllers.references import check_object_references, checked_gate
+from dbops.controllers.restore_targets import restore_running_into
 from dbops.controllers.server_ownership import DATABASES
 from dbops.controllers.transitions import condition_state
 from dbops.engines.base import (
@@ -102,6 +103,7 @@ class DatabaseReconciler(KindReconciler[Database]):
         self.drift = DatabaseDrift(self)
         self.drift_gauges = self.drift.checker
         self.server_objects = ctx.server_ownership(DATABASES)
+        self.restores = ctx.store(by_kind("DatabaseRestore"))
 
     # Helpers ----------------------------------------------------------------------------------------------------
 
@@ -109,6 +111,23 @@ class DatabaseReconciler(KindReconciler[Database]):
         metrics = self.ctx.metrics
         metrics.database_operations.labels(operation, engine, "success" if ok else "failure", namespace).inc()
         metrics.database_operation_duration.labels(operation, engine, namespace).observe(time.monotonic() - started)
+
+    def _restore_into(self, obj: Database, raw: Obj, instance: ResolvedInstance) -> str | None:
+        """The Running restore loading this database, if any (backup.md 10.3)."""
+        recorded = ((raw.get("status") or {}).get("database") or {}).get("name")
+        return restore_running_into(
+            self.restores,
+            resource=(obj.metadata.namespace or "", obj.metadata.name or ""),
+            instance=instance.target.store_key,
+            server_name=recorded or obj.spec.name,
+        )
+
+    async def _wait_for_restore(self, obj: Database, raw: Obj, draft: StatusDraft, rid: str, restore: str) -> None:
+        """While a restore loads the database, existence, apply and drift are skipped: they would fight the load."""
+        message = f"restore {restore} is loading the database; existence, apply and drift checks resume when it ends"
+        draft.condition("Synced", "Unknown", "RestoreInProgress", message)
+        await self.write_status(raw, draft, rid)
+        self.publish(obj, draft)
 
     async def _pending(self, raw: Obj, draft: StatusDraft, rid: str, message: str) -> None:
         draft.set(phase="Pending", message=message)
@@ -130,6 +149,9 @@ class DatabaseReconciler(KindReconciler[Database]):
             await self._pending(raw, draft, rid, waiting)
             self.publish(obj, draft)
             return None  # woken by the instance's watch when it becomes Ready
+        if (restore := self._restore_into(obj, raw, instance)) is not None:
+            await self._wait_for_restore(obj, raw, draft, rid, restore)
+            return None  # woken by the restore when it ends
         engine = instance.engine
         init_outcome: InitSQLOutcome | None = None
         unsupported: list[str] = []

@@ -24,6 +24,7 @@ from dbops.controllers.initsql import referenced_secrets as initsql_secrets
 from dbops.controllers.instance import InstanceReconciler
 from dbops.controllers.leadership import follow_informer_stream, rebuild_status_metrics
 from dbops.controllers.references import referenced_namespaces
+from dbops.controllers.restore import RestoreReconciler
 from dbops.controllers.role import RoleReconciler
 from dbops.controllers.user import UserReconciler
 from dbops.runtime import (
@@ -39,6 +40,7 @@ from dbops.runtime import (
     condition_became_current,
     condition_became_true,
     condition_is_true,
+    deletion_started,
     field_changed,
     generation_changed,
     index_keys,
@@ -162,7 +164,7 @@ def register_controllers(ctx: OperatorContext) -> None:
         Watch(CONFIGMAPS, index_keys(databases, INITSQL_CONFIGMAP_INDEX), metadata_only=True),
         Watch(SECRETS, index_keys(databases, INITSQL_SECRET_INDEX), metadata_only=True),
     ]
-    ctx.manager.add_controller(
+    database_controller = ctx.manager.add_controller(
         ControllerSpec(
             name="database",
             resource=resource_of(by_kind("Database")),
@@ -205,7 +207,7 @@ def register_controllers(ctx: OperatorContext) -> None:
         )
     )
     register_access_controllers(ctx)
-    register_backup_controllers(ctx)
+    register_backup_controllers(ctx, wake_database=database_controller.enqueue)
     reconcilers = [c.spec.reconciler for c in ctx.manager.controllers]
     kind_reconcilers = [r for r in reconcilers if isinstance(r, KindReconciler)]
     ctx.manager.on_leader(lambda: _rebuild(kind_reconcilers, ctx.config.instance_id))
@@ -335,9 +337,20 @@ def database_ref_value(obj: Obj) -> list[str]:
     return [f"{namespace}/{ref['name']}"] if ref.get("name") else []
 
 
-def register_backup_controllers(ctx: OperatorContext) -> None:
+BACKUP_REF_INDEX = "backup-ref"
+
+
+def backup_ref_value(obj: Obj) -> list[str]:
+    """Index value of a restore: the DatabaseBackup it reads, as `namespace/name` (the backup's cache key)."""
+    ref = (obj.get("spec") or {}).get("backupRef") or {}
+    namespace = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace") or ""
+    return [f"{namespace}/{ref['name']}"] if ref.get("name") else []
+
+
+def register_backup_controllers(ctx: OperatorContext, *, wake_database: Callable[[str], None]) -> None:
     """DatabaseBackup (backup.md 3): woken by its Database turning Ready (or changing while Ready) and by its own
-    runner when an attempt ends; the runners live while this process leads."""
+    runner when an attempt ends. DatabaseRestore (10): woken by its backup's phase changes and by its runner; it
+    wakes the Database it restores into when it starts and ends. The runners live while this process leads."""
     backups = BackupReconciler(ctx)
     store = ctx.store(by_kind("DatabaseBackup"))
     if DATABASE_REF_INDEX not in store.indexer_names:
@@ -360,3 +373,27 @@ def register_backup_controllers(ctx: OperatorContext) -> None:
     )
     backups.runners.wake = controller.enqueue
     ctx.manager.add_runnable(backups.runners.supervise)
+
+    restores = RestoreReconciler(ctx)
+    restore_store = ctx.store(by_kind("DatabaseRestore"))
+    if BACKUP_REF_INDEX not in restore_store.indexer_names:
+        restore_store.add_indexer(BACKUP_REF_INDEX, backup_ref_value)
+    backup_phase = Watch(
+        resource_of(by_kind("DatabaseBackup")),
+        index_keys(restore_store, BACKUP_REF_INDEX),
+        predicates=(any_of(field_changed("status", "phase"), deletion_started),),
+    )
+    restore_controller = ctx.manager.add_controller(
+        ControllerSpec(
+            name="databaserestore",
+            resource=resource_of(by_kind("DatabaseRestore")),
+            reconciler=restores,
+            predicates=(PRIMARY,),
+            watches=[backup_phase],
+            max_concurrency=ctx.config.workers("databaserestore"),
+            rate_limiter=spec_error_backoff(),
+        )
+    )
+    restores.runners.wake = restore_controller.enqueue
+    restores.wake_database = wake_database
+    ctx.manager.add_runnable(restores.runners.supervise)

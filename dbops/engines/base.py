@@ -137,6 +137,11 @@ class EngineAdapter(Protocol):
         """End the database's other sessions (best effort) and drop it; a missing database is not an error."""
         ...
 
+    async def user_object_count(self, name: str) -> int:
+        """Tables, views, sequences and functions outside the system schemas in database `name` (ClickHouse:
+        tables): the restore's data-loss guard (backup.md 10.2 step 7). 0 for a missing database."""
+        ...
+
     async def database_sizes(self) -> dict[str, int]:
         """Size in bytes of every database on the server, in one query (behaviour.md 6.5)."""
         ...

@@ -292,6 +292,10 @@ class ClickHouseAdapter:
             comment=await self.read_tracking("Database", name),
         )
 
+    async def user_object_count(self, name: str) -> int:
+        rows = await self.server.query(sql.USER_OBJECT_COUNT, {"name": name}, rows=True)
+        return int(rows[0]["n"]) if rows else 0
+
     async def create_database(self, spec: DatabaseSpec, *, owner: str | None, comment: str | None) -> None:
         engine = spec.clickhouse.engine if spec.clickhouse is not None else "Atomic"
         await self._execute([sql.create_database(spec.name, engine)])

@@ -35,6 +35,7 @@ __all__ = [
     "SERVER_VERSION",
     "SETTING_EXISTS",
     "USER",
+    "USER_OBJECT_COUNT",
     "ClickHouseGrantEntry",
     "alter_role_settings",
     "alter_user",
@@ -369,6 +370,7 @@ def delete_tracking(database: str, table: str, resource_type: str, name: str) ->
 
 SERVER_VERSION: Final = "SELECT version() AS version"
 DATABASE: Final = "SELECT name, engine FROM system.databases WHERE name = {name:String}"
+USER_OBJECT_COUNT: Final = "SELECT count() AS n FROM system.tables WHERE database = {name:String}"
 DATABASE_SIZES: Final = (
     "SELECT d.name AS name, toInt64(sum(ifNull(p.bytes_on_disk, 0))) AS size_bytes FROM system.databases d "
     "LEFT JOIN (SELECT database, bytes_on_disk FROM system.parts WHERE active) p ON p.database = d.name "

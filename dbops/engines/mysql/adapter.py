@@ -278,6 +278,10 @@ class MySQLAdapter(MySQLAccessMixin):
             await self.terminate_sessions(name)
         await self.server.execute(sql.drop_database(name), seconds=LONG_SECONDS)
 
+    async def user_object_count(self, name: str) -> int:
+        rows = await self.server.fetch(catalog.USER_OBJECT_COUNT, (name, name, name))
+        return int(rows[0]["n"]) if rows else 0
+
     async def database_sizes(self) -> dict[str, int]:
         return {str(r["name"]): int(r["size_bytes"]) for r in await self.server.fetch(catalog.DATABASE_SIZES)}
 

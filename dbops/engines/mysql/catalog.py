@@ -47,6 +47,7 @@ __all__ = [
     "SESSIONS_OF_USER",
     "STORAGE_ENGINE_SUPPORT",
     "TABLE_PRIVILEGES",
+    "USER_OBJECT_COUNT",
     "AccountRow",
     "CatalogQuery",
     "account_rows",
@@ -95,6 +96,12 @@ SCHEMA: Final = (
     "SELECT SCHEMA_NAME AS name, DEFAULT_CHARACTER_SET_NAME AS charset, DEFAULT_COLLATION_NAME AS collation "
     "FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s"
 )
+USER_OBJECT_COUNT: Final = (
+    "SELECT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s)"
+    " + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s)"
+    " + (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s) AS n"
+)
+"""Tables (views included), routines and events of a schema: the restore's data-loss guard (backup.md 10.2)."""
 DATABASE_SIZE: Final = (
     "SELECT COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS size_bytes "
     "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s"

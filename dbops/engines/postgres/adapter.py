@@ -357,6 +357,17 @@ class PostgresAdapter:
             await self._fetch(catalog.terminate_sessions(name))
         await self._execute(statements, seconds=LONG_SECONDS)
 
+    async def user_object_count(self, name: str) -> int:
+        """Counted inside the database; a database nobody may connect to counts as holding objects (it cannot be
+        inspected, so it is treated as live data)."""
+        pg_ident(name, "spec.name")
+        rows = await self._fetch(catalog.database_attributes(name))
+        if not rows:
+            return 0
+        if not rows[0]["allow_connections"]:
+            return 1
+        return int(await self._fetchval((catalog.USER_OBJECT_COUNT, ()), database=name) or 0)
+
     async def database_sizes(self) -> dict[str, int]:
         """Every database's size in one query; databases whose size the admin may not read are left out."""
         rows = await self._fetch((catalog.DATABASE_SIZES, ()))

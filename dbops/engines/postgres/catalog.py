@@ -58,6 +58,7 @@ __all__ = [
     "SERVER_VERSION_TEXT",
     "TABLE_PRIVILEGES",
     "TERMINATE_SESSIONS",
+    "USER_OBJECT_COUNT",
     "CatalogQuery",
     "account_state",
     "cockroach_show_grants_on_database",
@@ -123,6 +124,22 @@ SELECT d.datname AS name,
 FROM pg_catalog.pg_database d
 LEFT JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace
 WHERE d.datname = $1"""
+
+#: User objects of the current database: relations (tables, views, sequences, foreign tables) and functions outside
+#: the system schemas, leaving out what extensions created (backup.md 10.2, the restore's data-loss guard).
+USER_OBJECT_COUNT: Final = """\
+SELECT (SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal')
+          AND n.nspname NOT LIKE 'pg\\_%'
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                          WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'))
+     + (SELECT count(*) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'crdb_internal')
+          AND n.nspname NOT LIKE 'pg\\_%'
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+                          WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'))
+       AS n"""
 
 #: Size in bytes; NULL when the database does not exist (no error, unlike the function on a missing name).
 DATABASE_SIZE: Final = """\

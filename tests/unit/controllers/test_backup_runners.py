@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from dbops.controllers.backup import human_size, milestone, sanitised
+from dbops.controllers.backup import milestone
+from dbops.controllers.operations import human_size, sanitised
 from dbops.controllers.runners import Runner, Runners
 
 
